@@ -1,0 +1,19 @@
+"""Shared fixtures; `gpu` tests are skipped without CUDA."""
+
+import pytest
+import torch
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def gen():
+    """A fixed-seed CPU generator (tests pass randomness explicitly)."""
+    return torch.Generator().manual_seed(1234)
