@@ -2,7 +2,8 @@
 
 Subpackages (DESIGN.md): ``theory`` (exact entropy math), ``algorithms`` (advantages, shaping,
 losses, controllers, presets), ``problems`` (tabular worlds), ``precision`` (where rounding
-happens), ``sim`` (tabular RL loop), ``harness`` (transformer + LoRA), ``analysis`` (metrics, plots).
+happens), ``sim`` (tabular RL loop), ``harness`` (transformer + LoRA), ``analysis``
+(metrics, plots).
 """
 
 from entropy_lab import theory

@@ -155,7 +155,9 @@ def select(only: Iterable[str] | None = None, include_slow: bool = False) -> lis
         if not chosen:
             CHECKS.get(only[0])  # raises, listing the valid ids
         return sorted(chosen, key=lambda s: (s.claim, s.check_id))
-    return sorted((s for s in specs if include_slow or not s.slow), key=lambda s: (s.claim, s.check_id))
+    return sorted(
+        (s for s in specs if include_slow or not s.slow), key=lambda s: (s.claim, s.check_id)
+    )
 
 
 def run_check(spec: CheckSpec, quick: bool = False) -> CheckResult:
@@ -164,12 +166,17 @@ def run_check(spec: CheckSpec, quick: bool = False) -> CheckResult:
     try:
         result = spec.fn(quick)
         if not isinstance(result, CheckResult):
-            raise TypeError(f"check {spec.check_id} returned {type(result).__name__}, not CheckResult")
+            raise TypeError(
+                f"check {spec.check_id} returned {type(result).__name__}, not CheckResult"
+            )
     except Exception as exc:  # a crashing check is reported, not fatal to the ledger
         last = traceback.format_exc().strip().splitlines()[-1]
         result = CheckResult("error", reason=f"{type(exc).__name__}: {exc}"[:500] or last)
     result.check_id, result.claim, result.kind, result.title = (
-        spec.check_id, spec.claim, spec.kind, spec.title,
+        spec.check_id,
+        spec.claim,
+        spec.kind,
+        spec.title,
     )
     result.seconds = round(time.perf_counter() - start, 2)
     return result
@@ -199,7 +206,9 @@ def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
         }
         for r in results
     ]
-    return pd.DataFrame(rows, columns=["claim", "check_id", "kind", "verdict", "seconds", "title", "measured"])
+    return pd.DataFrame(
+        rows, columns=["claim", "check_id", "kind", "verdict", "seconds", "title", "measured"]
+    )
 
 
 def environment() -> dict:

@@ -96,4 +96,6 @@ def repo_beta_star(
     num = (weight * centred * adv_c).sum(-1)
     den = (weight * centred * centred).sum(-1)
     safe = den > 0
-    return torch.where(safe, num / torch.where(safe, den, torch.ones_like(den)), torch.zeros_like(num))
+    return torch.where(
+        safe, num / torch.where(safe, den, torch.ones_like(den)), torch.zeros_like(num)
+    )
