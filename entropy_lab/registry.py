@@ -16,14 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from entropy_lab.validation import InputError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError, ValueError):
+class UnknownNameError(KeyError, InputError):
     """Raised by :meth:`Registry.get` for a name that was never registered.
 
-    It is both a ``KeyError`` (a failed lookup) and a ``ValueError`` (bad user input), so callers
-    may catch either.
+    It is both a ``KeyError`` (a failed lookup) and an :class:`InputError` (a ``ValueError``: bad
+    user input), so callers may catch either.
     """
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly.

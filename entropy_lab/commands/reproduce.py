@@ -1,0 +1,46 @@
+"""`entropy-lab reproduce`: every fast paper check, every figure, and ``paper_checks/REPORT.md``.
+
+Prints the verdict table. Exits 1 if a theorem check fails, a check crashes or a figure fails;
+an empirical claim that does not reproduce is a finding (it is in the table), not a failure.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from entropy_lab import checks
+from entropy_lab.commands.figures import run_figures
+from entropy_lab.project import project_root
+from entropy_lab.report import write_report
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="smaller budgets (CI)")
+    p.add_argument("--skip-figures", action="store_true", help="checks and report only")
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    root = project_root()
+    checks.load_check_modules(root / "paper_checks")
+    specs = checks.select(None)
+    print(f"Running {len(specs)} paper checks{' (quick)' if args.quick else ''} ...", flush=True)
+    results = checks.run_checks(
+        specs, quick=args.quick,
+        progress=lambda s: print(f"  check {s.check_id} ...", file=sys.stderr, flush=True),
+    )
+    report = write_report(results, root / "paper_checks" / "REPORT.md", quick=args.quick)
+    figures = [] if args.skip_figures else run_figures(root, quick=args.quick)
+    table = checks.results_frame(results).drop(columns="measured")
+    print()
+    print(table.to_string(index=False))
+    failed_figs = [f["name"] for f in figures if not f["ok"]]
+    n_ok = len(figures) - len(failed_figs)
+    print(f"\nReport: {report.relative_to(root)}; figures: {n_ok}/{len(figures)} regenerated in "
+          f"figures/out/; {time.perf_counter() - start:.0f}s in all.")
+    failed = [r.check_id for r in results if r.failed]
+    if failed or failed_figs:
+        print(f"FAILED: {', '.join(failed + failed_figs)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""The check ledger, the report and the CLI plumbing (with temporary checks)."""
+
+import json
+
+import pytest
+
+from entropy_lab import checks
+from entropy_lab.checks import CheckResult, register_check
+from entropy_lab.cli import main
+from entropy_lab.report import render_report
+
+
+@pytest.fixture
+def temp_checks():
+    ids = []
+
+    def add(check_id, verdict, kind="theorem", crash=False):
+        @register_check(check_id, claim=99, kind=kind, title=f"temp {check_id}")
+        def _(quick):
+            if crash:
+                raise RuntimeError("boom")
+            return CheckResult(verdict, measured={"x": 1.5, "quick": quick}, summary="s")
+
+        ids.append(check_id)
+
+    yield add
+    for i in ids:
+        checks.CHECKS.unregister(i)
+
+
+def test_verdict_rules(temp_checks):
+    temp_checks("zz_ok", "reproduced")
+    temp_checks("zz_thm_fail", "not reproduced")
+    temp_checks("zz_emp_fail", "not reproduced", kind="empirical")
+    temp_checks("zz_crash", "reproduced", crash=True)
+    results = {r.check_id: r for r in checks.run_checks(checks.select(["zz_"]), quick=True)}
+    assert not results["zz_ok"].failed
+    assert results["zz_thm_fail"].failed  # a theorem that does not hold is an error
+    assert not results["zz_emp_fail"].failed  # an empirical non-reproduction is a finding
+    assert results["zz_crash"].verdict == "error" and "boom" in results["zz_crash"].reason
+    assert results["zz_ok"].measured == {"x": 1.5, "quick": True}
+
+
+def test_bad_verdict_and_unknown_id():
+    with pytest.raises(ValueError, match="verdict='maybe'"):
+        CheckResult("maybe")
+    with pytest.raises(ValueError, match="unknown check 'no_such'"):
+        checks.select(["no_such"])
+
+
+def test_report_lists_every_check(temp_checks):
+    temp_checks("zz_a", "reproduced")
+    temp_checks("zz_b", "partly", kind="empirical")
+    text = render_report(checks.run_checks(checks.select(["zz_"])))
+    assert "`zz_a`" in text and "`zz_b`" in text and "| x | 1.5 |" in text
+    assert "## Environment" in text
+
+
+def test_cli_check_json_and_exit_code(temp_checks, capsys):
+    temp_checks("zz_cli_ok", "reproduced")
+    assert main(["check", "--only", "zz_cli_ok", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["check_id"] == "zz_cli_ok" and out[0]["verdict"] == "reproduced"
+    temp_checks("zz_cli_bad", "not reproduced")
+    assert main(["check", "--only", "zz_cli_bad"]) == 1
+
+
+def test_cli_unknown_check_is_clean_error(capsys):
+    assert main(["check", "--only", "definitely_not_a_check"]) == 2
+    assert "unknown check" in capsys.readouterr().err
