@@ -8,10 +8,11 @@ removes the baseline E_π[A]). One expected REINFORCE step of size η moves the 
 
 and Theorem 1 (SCIENCE.md; Petrenko et al. 2026, Cui et al. 2025) gives the first-order change
 
-    vanilla:  ΔH ≈ −η·E_π[π·A_c·L]  = −η·Cov_π(log π, π·A)
+    vanilla:  ΔH ≈ −η·E_π[π·A_c·L]  = −η·Cov_π(log π, π·A_c)
     natural:  ΔH ≈ −η·Cov_π(log π, A) = −η·E_π[L·A_c]
 
-with L = log π + H. REPO replaces A by A − β·L; the β that zeroes the first-order change is
+with L = log π + H. The vanilla covariance needs the *centred* advantage (Cui et al.'s A is
+Q − V): π·A is not shift invariant, so Cov_π(log π, π·A) with raw rewards is another number. REPO replaces A by A − β·L; the β that zeroes the first-order change is
 
     vanilla:  β* = E_π[π·L·A_c] / E_π[π·L²]
     natural:  β* = E_π[L·A_c]   / E_π[L²]
@@ -59,7 +60,7 @@ def pg_logit_step(
 def predicted_entropy_change(
     logits: torch.Tensor, advantages: torch.Tensor, lr: float, geometry: str = "vanilla"
 ) -> torch.Tensor:
-    """Closed form −η·E_π[π·A_c·L] (vanilla) or −η·Cov_π(log π, A) (natural).
+    """Closed form −η·E_π[π·A_c·L] = −η·Cov_π(log π, π·A_c) (vanilla) or −η·Cov_π(log π, A).
 
     Args:
         logits: ``[..., K]``.
