@@ -1,0 +1,22 @@
+"""Tabular worlds with exact quantities: bandits, contextual bandits, token trees, MDPs.
+
+A policy is a logits tensor ``[B, S, K]`` (seeds × states × actions); every problem gives the
+exact entropy, expected reward J and its gradient, action values, pass@k, and sampling with a
+passed-in ``torch.Generator`` (see :class:`TabularProblem`). Presets: :func:`get_problem`.
+"""
+
+from entropy_lab.problems.bandit import Bandit, ContextualBandit
+from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
+from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
+
+__all__ = [
+    "PROBLEMS",
+    "Bandit",
+    "ContextualBandit",
+    "Rollout",
+    "TabularProblem",
+    "describe",
+    "get_problem",
+    "problem_names",
+    "sample_categorical",
+]

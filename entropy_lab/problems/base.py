@@ -1,0 +1,270 @@
+"""The tabular problem interface: a policy is a logits tensor ``logits_bsk`` of shape ``[B, S, K]``.
+
+B = seeds (independent replicas), S = states (bandit arm-set, contexts, token-tree prefixes, MDP
+states), K = actions (vocab V for a token tree). Every problem gives exact quantities of the
+softmax policy π(·|s) = softmax(logits[b, s]):
+
+    H_s            = −Σ_a π(a|s) log π(a|s)                 state_entropy   [B, S]
+    visits_s       = E[#times s is visited in one episode]  visits          [B, S]
+    token entropy  = Σ_s visits_s H_s / Σ_s visits_s        entropy         [B]
+    sequence entr. = Σ_s visits_s H_s  (chain rule)         sequence_entropy[B]
+    J              = E[episode reward]                      expected_reward [B]
+    pass@k         = Σ_c w_c (1 − (1 − p_c)^k)              pass_at_k       [B]
+
+with p_c = P(one episode from prompt c is correct) and w_c the prompt distribution. The generic
+parts live here; subclasses supply ``visits``, ``expected_reward``, ``action_values``,
+``success_prob``, ``sample`` and ``reward`` (and a closed-form ``grad_J`` where one exists; the
+fallback here differentiates ``expected_reward`` with autograd, which is exact too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from entropy_lab.theory import entropy as _entropy
+from entropy_lab.validation import check_number, check_tensor, fail
+
+LOGITS_AXES = "[B, S, K]"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A batch of sampled episodes, N prompts × G samples per prompt, per seed.
+
+    Attributes:
+        prompts: ``[B, N]`` prompt index c in ``[0, C)`` of each group.
+        states: ``[B, N, G, T]`` state index (prefix id / context / MDP state) at each step.
+        actions: ``[B, N, G, T]`` taken action (token).
+        mask: ``[B, N, G, T]`` float64, 1.0 for real steps and 0.0 for padding.
+        final_states: ``[B, N, G]`` state reached after the last step, or None where the problem
+            does not need it (an MDP uses it for rewards r(s, a, s') and goal checks).
+    """
+
+    prompts: torch.Tensor
+    states: torch.Tensor
+    actions: torch.Tensor
+    mask: torch.Tensor
+    final_states: torch.Tensor | None = None
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """``[B, N, G]`` number of real steps of each episode."""
+        return self.mask.sum(-1)
+
+
+def sample_categorical(probs_xk: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per row of ``probs_xk`` (``[..., K]``, rows summing to 1) by inverse CDF.
+
+    Inverse-CDF sampling with one uniform per row keeps the draw reproducible for a given
+    generator and vectorises over any leading dims (``torch.multinomial`` wants 2-D input).
+
+    Returns:
+        ``[...]`` int64 indices in ``[0, K)``.
+    """
+    cdf = probs_xk.cumsum(-1)
+    u = torch.rand(
+        probs_xk.shape[:-1] + (1,), generator=generator, dtype=probs_xk.dtype,
+        device=probs_xk.device,
+    )
+    idx = (cdf < u * cdf[..., -1:]).sum(-1)
+    return idx.clamp_max(probs_xk.shape[-1] - 1)
+
+
+def check_count(name: str, value: int, lo: int = 1) -> int:
+    """An integer >= ``lo`` (sizes, horizons, k, seeds)."""
+    return int(check_number(name, value, lo=lo, integer=True))
+
+
+class TabularProblem:
+    """Base class of the tabular worlds (see the module docstring for the quantities).
+
+    Attributes:
+        num_states: S.
+        num_actions: K (vocab V for a token tree).
+        horizon: T, the most steps of one episode (1 for bandits).
+        num_prompts: C, contexts / initial states.
+        prompt_probs: ``[C]`` float64 distribution of prompts.
+        base_logits: ``[S, K]`` float64 initial logits of the preset (what ``init_logits`` repeats).
+        init_noise: std of Gaussian noise ``init_logits`` adds per seed when given a generator.
+        success_threshold: an episode is *correct* when its reward is >= this (problems may
+            define correctness otherwise and say so, e.g. the MDP's goal states).
+        task: the reward variant this instance carries ("A" unless built by ``with_task``).
+        name: a readable id (the preset id where built by ``get_problem``).
+    """
+
+    num_states: int
+    num_actions: int
+    horizon: int
+    num_prompts: int
+    prompt_probs: torch.Tensor
+    base_logits: torch.Tensor
+    init_noise: float = 0.0
+    success_threshold: float = 1.0
+    task: str = "A"
+    name: str = "problem"
+    task_builder: Callable[[str], TabularProblem] | None = None
+
+    def _setup(
+        self,
+        num_states: int,
+        num_actions: int,
+        horizon: int,
+        prompt_probs: torch.Tensor,
+        base_logits: torch.Tensor | None,
+        init_noise: float,
+        success_threshold: float,
+        name: str,
+    ) -> None:
+        self.num_states = check_count("num_states", num_states)
+        self.num_actions = check_count("num_actions", num_actions, lo=2)
+        self.horizon = check_count("horizon", horizon)
+        self.prompt_probs = check_distribution("prompt_probs", prompt_probs)
+        self.num_prompts = int(self.prompt_probs.shape[0])
+        if base_logits is None:
+            base_logits = torch.zeros(num_states, num_actions, dtype=torch.float64)
+        check_tensor("init_logits", base_logits, ndim=2, axes="[S, K]")
+        if tuple(base_logits.shape) != (num_states, num_actions):
+            raise fail("init_logits", base_logits, f"shape [S, K] = [{num_states}, {num_actions}]")
+        self.base_logits = base_logits.to(torch.float64)
+        self.init_noise = check_number("init_noise", init_noise, lo=0.0)
+        self.success_threshold = check_number("success_threshold", success_threshold)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, task={self.task!r}, S={self.num_states}, "
+            f"K={self.num_actions}, T={self.horizon}, C={self.num_prompts})"
+        )
+
+    # ---------------------------------------------------------------- input checks
+    def check_logits(self, logits: torch.Tensor, name: str = "logits") -> torch.Tensor:
+        """Check ``logits`` is a finite float ``[B, S, K]`` tensor for this problem; return it."""
+        shape_txt = f"[B, S, K] = [B, {self.num_states}, {self.num_actions}]"
+        check_tensor(name, logits, ndim=3, axes=shape_txt)
+        if logits.shape[0] < 1 or tuple(logits.shape[1:]) != (self.num_states, self.num_actions):
+            raise fail(name, logits, f"shape {shape_txt} with B >= 1")
+        return logits
+
+    # ---------------------------------------------------------------- initialisation
+    def init_logits(self, seeds: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[B, S, K]`` float64: the preset's ``base_logits`` for each of B = ``seeds`` replicas.
+
+        With a generator and ``init_noise > 0`` each replica gets its own N(0, init_noise²) noise;
+        otherwise the replicas are identical (they differ only through sampling).
+        """
+        seeds = check_count("seeds", seeds)
+        logits = self.base_logits.unsqueeze(0).repeat(seeds, 1, 1)
+        if generator is not None and self.init_noise > 0:
+            noise = torch.randn(logits.shape, generator=generator, dtype=torch.float64)
+            logits = logits + self.init_noise * noise
+        return logits
+
+    # ---------------------------------------------------------------- entropy
+    def state_entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        """H_s = −Σ_a π(a|s) log π(a|s). ``[B, S, K]`` -> ``[B, S]``."""
+        return _entropy(self.check_logits(logits))
+
+    def visits(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, S]`` expected visits of each state per episode (sum = expected length)."""
+        raise NotImplementedError
+
+    def sequence_entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        """Σ_s visits_s H_s: entropy of the episode's action sequence (chain rule). ``[B]``."""
+        return (self.visits(logits) * self.state_entropy(logits)).sum(-1)
+
+    def entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        """Token-averaged Σ_s visits_s H_s / Σ_s visits_s (what LLM trainers log). ``[B]``."""
+        v_bs = self.visits(logits)
+        return (v_bs * self.state_entropy(logits)).sum(-1) / v_bs.sum(-1)
+
+    # ---------------------------------------------------------------- reward
+    def expected_reward(self, logits: torch.Tensor) -> torch.Tensor:
+        """J = E[episode reward], ``[B]``, differentiable (autograd gives the exact gradient)."""
+        raise NotImplementedError
+
+    def grad_J(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, S, K]`` exact ∂J/∂logits (autograd through ``expected_reward``; seeds separate)."""
+        z = self.check_logits(logits).detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self.expected_reward(z).sum(), z)
+        return g
+
+    def action_values(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, S, K]`` Q(s, a): expected reward collected from taking a in s on, under π."""
+        raise NotImplementedError
+
+    def success_prob(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, C]`` P(one episode from prompt c is correct)."""
+        raise NotImplementedError
+
+    def pass_at_k(self, logits: torch.Tensor, k: int) -> torch.Tensor:
+        """Exact pass@k = Σ_c w_c (1 − (1 − p_c)^k), k i.i.d. episodes per prompt. ``[B]``."""
+        k = check_count("k", k)
+        p_bc = self.success_prob(logits)
+        fail_bc = torch.exp(k * torch.log1p(-p_bc.clamp(max=1.0)))
+        return ((1.0 - fail_bc) * self.prompt_probs.to(p_bc.dtype)).sum(-1)
+
+    # ---------------------------------------------------------------- sampling
+    def sample_prompts(
+        self, seeds: int, n_prompts: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """``[B, N]`` prompt indices drawn i.i.d. from ``prompt_probs``."""
+        w = self.prompt_probs.expand(seeds, n_prompts, self.num_prompts)
+        return sample_categorical(w, generator)
+
+    def sample(
+        self,
+        logits: torch.Tensor,
+        n_prompts: int,
+        group_size: int,
+        generator: torch.Generator | None,
+    ) -> Rollout:
+        """Sample N = ``n_prompts`` prompts and G = ``group_size`` episodes per prompt."""
+        raise NotImplementedError
+
+    def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[B, N, G]`` float64 episode rewards (the generator draws stochastic rewards)."""
+        raise NotImplementedError
+
+    def correct(self, rollout: Rollout, rewards: torch.Tensor) -> torch.Tensor:
+        """``[B, N, G]`` bool: which episodes count as correct for pass@k (reward >= threshold)."""
+        return rewards >= self.success_threshold
+
+    def logprobs(self, logits: torch.Tensor, rollout: Rollout) -> torch.Tensor:
+        """``[B, N, G, T]`` log π(action|state), differentiable, 0 where mask == 0."""
+        logits = self.check_logits(logits)
+        b, s, k = logits.shape
+        if rollout.states.shape[0] != b:
+            raise fail("rollout.states", rollout.states, f"leading dim B = {b} (as logits)")
+        logp_bx = torch.log_softmax(logits, dim=-1).reshape(b, s * k)
+        flat_bx = (rollout.states * k + rollout.actions).reshape(b, -1)
+        logp = logp_bx.gather(1, flat_bx).reshape(rollout.states.shape)
+        return torch.where(rollout.mask > 0, logp, torch.zeros_like(logp))
+
+    # ---------------------------------------------------------------- tasks
+    def with_task(self, task: str) -> TabularProblem:
+        """The same structure (states, actions, initial logits) with the reward of ``task``.
+
+        Presets define task "A" (their own reward) and "B" (another, partly overlapping or
+        disjoint correct set) for sequential-learning experiments.
+        """
+        if task == self.task:
+            return self
+        if self.task_builder is None:
+            raise fail("task", task, f"{self.task!r} (this problem defines no other task)")
+        return self.task_builder(task)
+
+
+def check_distribution(name: str, probs: torch.Tensor, axes: str = "[C]") -> torch.Tensor:
+    """A 1-D non-negative float tensor summing to 1 (tolerance 1e-9); returned as float64."""
+    check_tensor(name, probs, ndim=1, axes=axes)
+    probs = probs.to(torch.float64)
+    total = float(probs.sum())
+    if probs.numel() == 0 or bool((probs < 0).any()) or abs(total - 1.0) > 1e-9:
+        raise fail(name, probs.tolist() if probs.numel() <= 8 else probs,
+                   f"a non-empty probability vector {axes}: entries >= 0 summing to 1 "
+                   f"(sum was {total:.12g})")
+    return probs

@@ -1,0 +1,228 @@
+"""Named problem presets with stable ids: ``get_problem("tree/calibrated", vocab_size=8)``.
+
+An id is ``<family>/<initialisation>``; the family may carry a size (``bandit64``, ``tree8x6``).
+The initialisation says how the initial logits relate to the reward (SCIENCE.md, sign law):
+
+- ``calibrated``: the high-probability actions are the rewarded ones (A and log π positively
+  correlated: exact policy gradient lowers the entropy);
+- ``uncorrelated``: built so that Cov_π(log π, A) = 0 at every state where the construction allows
+  it exactly (bandits, token tree), otherwise logits drawn independently of the reward (MDP);
+- ``anti``: the rewarded actions are the low-probability ones (entropy rises).
+
+Each preset also defines task "B" (``problem.with_task("B")``): the same states, actions and
+initial logits with another correct set, for sequential-learning experiments. Keyword overrides
+(sizes, construction ``seed``, ...) are the keyword arguments of the family's builder; an unknown
+one raises an error listing the allowed keys. Initial numbers of each preset (pass@1, pass@k,
+entropy) are in the builder docstrings; ``describe(problem)`` recomputes them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from entropy_lab.problems.bandit import Bandit, ContextualBandit
+from entropy_lab.problems.base import TabularProblem, check_count
+from entropy_lab.registry import Registry
+from entropy_lab.validation import check_choice, check_number, fail
+
+MODES = ("calibrated", "uncorrelated", "anti")
+TASKS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A registered problem id: ``builder(mode, **defaults, **overrides)`` makes the problem."""
+
+    problem_id: str
+    builder: Callable[..., TabularProblem]
+    mode: str
+    defaults: dict = field(default_factory=dict)
+
+    @property
+    def doc(self) -> str:
+        """The builder's docstring (what is rewarded, the initial numbers)."""
+        return inspect.getdoc(self.builder) or ""
+
+    def allowed_overrides(self) -> list[str]:
+        params = inspect.signature(self.builder).parameters
+        return sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY)
+
+    def __call__(self, **overrides) -> TabularProblem:
+        allowed = self.allowed_overrides()
+        for key in overrides:
+            if key not in allowed:
+                raise fail("override", key, f"one of {', '.join(allowed)} for {self.problem_id!r}")
+        kwargs = {**self.defaults, **overrides}
+        problem = self.builder(self.mode, **kwargs)
+        problem.name = self.problem_id
+        problem.task = kwargs.get("task", "A")
+        problem.task_builder = lambda task: self(**{**overrides, "task": task})
+        return problem
+
+
+PROBLEMS: Registry[Preset] = Registry("problem")
+
+
+def _register(family: str, builder: Callable[..., TabularProblem], **defaults) -> None:
+    for mode in MODES:
+        pid = f"{family}/{mode}"
+        PROBLEMS.register(pid, Preset(pid, builder, mode, dict(defaults)))
+
+
+def get_problem(problem_id: str, **overrides) -> TabularProblem:
+    """Build the preset ``problem_id`` (see :func:`problem_names`) with keyword overrides."""
+    return PROBLEMS.get(problem_id)(**overrides)
+
+
+def problem_names() -> list[str]:
+    """All preset ids, sorted."""
+    return PROBLEMS.names()
+
+
+def describe(problem: TabularProblem, ks: tuple[int, ...] = (1, 8, 64)) -> dict[str, float]:
+    """Initial numbers of a problem at its ``base_logits``: J, entropy, sequence entropy, pass@k."""
+    z = problem.init_logits(1)
+    out = {
+        "J": float(problem.expected_reward(z)[0]),
+        "entropy": float(problem.entropy(z)[0]),
+        "sequence_entropy": float(problem.sequence_entropy(z)[0]),
+    }
+    out.update({f"pass@{k}": float(problem.pass_at_k(z, k)[0]) for k in ks})
+    return out
+
+
+def _check_common(mode: str, task: str, seed: int) -> None:
+    check_choice("mode", mode, MODES)
+    check_choice("task", task, TASKS)
+    check_count("seed", seed, lo=0)
+
+
+# ------------------------------------------------------------------------------------ bandits
+def _ranked_arms(
+    mode: str, num_arms: int, num_correct: int, skew: float, task: str, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and correct mask ``[K]`` by probability rank (rank 0 = most probable arm).
+
+    calibrated: task A rewards ranks [0, m), task B ranks [m, 2m) (disjoint, next most probable).
+    anti: task A rewards ranks [K − m, K), task B ranks [K − 2m, K − m).
+    uncorrelated: logits come in equal pairs and exactly one arm of each pair is correct (task B:
+    the other one). Every pair then holds half of its mass on correct arms, so E_π[μ] = ½(μ_hi +
+    μ_lo) and both Cov_π(log π, μ) and E_π[π (μ − E_π μ) L] vanish exactly.
+    """
+    k, m = num_arms, num_correct
+    correct = torch.zeros(k, dtype=torch.bool)
+    if mode == "uncorrelated":
+        if k % 2:
+            raise fail("num_arms", k, "an even number of arms for the paired 'uncorrelated' preset")
+        logits = skew * torch.linspace(1.0, -1.0, k // 2, dtype=torch.float64).repeat_interleave(2)
+        pick = torch.randint(0, 2, (k // 2,), generator=gen)
+        pick = pick if task == "A" else 1 - pick
+        correct[2 * torch.arange(k // 2) + pick] = True
+        return logits, correct
+    logits = skew * torch.linspace(1.0, -1.0, k, dtype=torch.float64)
+    start = {("calibrated", "A"): 0, ("calibrated", "B"): m,
+             ("anti", "A"): k - m, ("anti", "B"): k - 2 * m}[(mode, task)]
+    correct[start:start + m] = True
+    return logits, correct
+
+
+def _check_bandit_sizes(num_arms: int, num_correct: int, skew: float) -> None:
+    check_count("num_arms", num_arms, lo=2)
+    check_number("num_correct", num_correct, lo=1, hi=num_arms // 2, integer=True)
+    check_number("skew", skew, lo=0.0)
+
+
+def build_bandit(
+    mode: str,
+    *,
+    num_arms: int = 8,
+    num_correct: int = 2,
+    skew: float = 2.0,
+    bernoulli: bool = False,
+    reward_hi: float = 1.0,
+    reward_lo: float = 0.0,
+    init_noise: float = 0.0,
+    seed: int = 0,
+    task: str = "A",
+) -> Bandit:
+    """``bandit/<mode>`` (K = 8) and ``bandit64/<mode>`` (K = 64, 8 correct arms).
+
+    Arm a (ranked by probability) has logit skew·(1 − 2a/(K − 1)); correct arms have mean
+    ``reward_hi`` (1: reward 1 = correct), the others ``reward_lo``; deterministic rewards unless
+    ``bernoulli``. calibrated rewards the m = ``num_correct`` most probable arms, anti the m least
+    probable, uncorrelated one arm of each equal-logit pair (m = K/2; Cov_π(log π, μ) = 0).
+    Task B: calibrated → ranks m..2m−1, anti → ranks K−2m..K−m−1, uncorrelated → the other arm of
+    each pair (all disjoint from task A).
+
+    Initial numbers (defaults; ``describe``):
+
+    ============================  ======  =======  =======  =======
+    id                            H       pass@1   pass@8   pass@64
+    ============================  ======  =======  =======  =======
+    bandit/calibrated             1.66    0.686    1.000    1.000
+    bandit/uncorrelated           1.57    0.500    0.996    1.000
+    bandit/anti                   1.66    0.0223   0.165    0.764
+    bandit64/calibrated           3.58    0.354    0.970    1.000
+    bandit64/uncorrelated         3.57    0.500    0.996    1.000
+    bandit64/anti                 3.58    0.0055   0.043    0.296
+    ============================  ======  =======  =======  =======
+    """
+    _check_common(mode, task, seed)
+    _check_bandit_sizes(num_arms, num_correct, skew)
+    gen = torch.Generator().manual_seed(seed)
+    logits, correct = _ranked_arms(mode, num_arms, num_correct, skew, task, gen)
+    means = torch.where(correct, torch.tensor(float(reward_hi)), torch.tensor(float(reward_lo)))
+    return Bandit(
+        means.to(torch.float64), bernoulli=bernoulli, init_logits=logits, init_noise=init_noise,
+    )
+
+
+def build_cbandit(
+    mode: str,
+    *,
+    num_contexts: int = 4,
+    num_arms: int = 8,
+    num_correct: int = 2,
+    skew: float = 2.0,
+    bernoulli: bool = False,
+    reward_hi: float = 1.0,
+    reward_lo: float = 0.0,
+    init_noise: float = 0.0,
+    seed: int = 0,
+    task: str = "A",
+) -> ContextualBandit:
+    """``cbandit/<mode>``: C = 4 contexts × K = 8 arms, context weights ∝ C, C − 1, ..., 1.
+
+    Each context is the bandit preset of the same mode with its arms permuted by a random
+    permutation (construction ``seed``), so contexts prefer different arms; task B as for the
+    bandit, per context.
+
+    Initial numbers (defaults): calibrated H 1.66, pass@1 0.686, pass@8 1.000;
+    uncorrelated H 1.57, pass@1 0.500, pass@8 0.996; anti H 1.66, pass@1 0.0223, pass@8 0.165,
+    pass@64 0.764 (every context has the same profile, hence the bandit's numbers).
+    """
+    _check_common(mode, task, seed)
+    check_count("num_contexts", num_contexts)
+    _check_bandit_sizes(num_arms, num_correct, skew)
+    gen = torch.Generator().manual_seed(seed)
+    logits_ck = torch.empty(num_contexts, num_arms, dtype=torch.float64)
+    means_ck = torch.empty(num_contexts, num_arms, dtype=torch.float64)
+    for c in range(num_contexts):
+        logits, correct = _ranked_arms(mode, num_arms, num_correct, skew, task, gen)
+        perm = torch.randperm(num_arms, generator=gen)
+        logits_ck[c, perm] = logits
+        means_ck[c, perm] = torch.where(correct, float(reward_hi), float(reward_lo)).double()
+    weights = torch.arange(num_contexts, 0, -1, dtype=torch.float64)
+    return ContextualBandit(
+        means_ck, weights / weights.sum(), bernoulli=bernoulli, init_logits=logits_ck,
+        init_noise=init_noise,
+    )
+
+
+_register("bandit", build_bandit)
+_register("bandit64", build_bandit, num_arms=64, num_correct=8)
+_register("cbandit", build_cbandit)
