@@ -1,0 +1,63 @@
+"""Shared by the figure scripts: the output folder, the save helper, the budget switch and a
+loud failure for broken inputs.
+
+A figure script sets its constants at the top, computes its data, draws with the plot functions
+of :mod:`entropy_lab.analysis` and calls :func:`save` once. ``entropy-lab figures`` runs each
+script in its own process with ``ENTROPY_LAB_QUICK=1|0``; a script exits non-zero (an uncaught
+exception or :func:`require`) when its inputs are broken, so the command reports the figure failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from entropy_lab.analysis.style import quick_mode, use_style  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+QUICK = quick_mode()
+
+
+def budget(full, quick):
+    """``quick`` under ``ENTROPY_LAB_QUICK=1`` (about 10× smaller), otherwise ``full``."""
+    return quick if QUICK else full
+
+
+def setup() -> None:
+    """Apply the shared style (call once, before drawing)."""
+    use_style()
+
+
+def require(ok: bool, message: str) -> None:
+    """Stop the script with a non-zero exit when an input is broken (NaN, empty, wrong size)."""
+    if not ok:
+        raise SystemExit(f"figure input check failed: {message}")
+
+
+def require_finite(name: str, values) -> None:
+    """Stop the script when ``values`` is empty or holds a NaN/inf."""
+    arr = np.asarray(values, dtype=np.float64)
+    require(arr.size > 0, f"{name} is empty")
+    require(bool(np.isfinite(arr).all()), f"{name} has {int((~np.isfinite(arr)).sum())} "
+                                          f"non-finite values of {arr.size}")
+
+
+def save(fig, name: str, note: str | None = None) -> Path:
+    """Write ``figures/out/<name>.png`` (``note`` goes in small grey text at the bottom left,
+    e.g. the budget or where the data came from) and close the figure."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    text = " · ".join(t for t in (note, "quick budget" if QUICK else None) if t)
+    if text:
+        fig.text(0.005, -0.01, text, fontsize=7, color="#666666", ha="left", va="top")
+    path = OUT / f"{name}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"wrote {path.relative_to(OUT.parent.parent)}", file=sys.stdout)
+    return path
