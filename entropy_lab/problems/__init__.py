@@ -8,6 +8,7 @@ passed-in ``torch.Generator`` (see :class:`TabularProblem`). Presets: :func:`get
 from entropy_lab.problems.bandit import Bandit, ContextualBandit
 from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
 from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
+from entropy_lab.problems.tree import TokenTree, all_sequences, leaf_index
 
 __all__ = [
     "PROBLEMS",
@@ -15,8 +16,11 @@ __all__ = [
     "ContextualBandit",
     "Rollout",
     "TabularProblem",
+    "TokenTree",
+    "all_sequences",
     "describe",
     "get_problem",
+    "leaf_index",
     "problem_names",
     "sample_categorical",
 ]

@@ -1,0 +1,255 @@
+"""Token tree: the LLM-like world. V tokens, sequences of exactly T tokens, reward on complete ones.
+
+States are all prefixes of length t < T, indexed level by level (BFS order): the prefix
+(x_1, ..., x_t) has id offset_t + Σ_i x_i V^(t−i) with offset_t = (V^t − 1)/(V − 1), so S =
+(V^T − 1)/(V − 1) and the children of level-t prefix j are the level-(t+1) prefixes j·V + a.
+Leaves (complete sequences) are indexed the same way in [0, V^T), first token most significant.
+
+Every exact quantity is a dynamic programme over prefix levels, vectorised over seeds and over
+all prefixes of a level (no loop over sequences; one Python step per level):
+
+    forward   reach_0 = 1,   reach_{t+1}[j·V + a] = reach_t[j] π(a | j)       visits = reach
+    backward  Q_{T−1}(j, a) = R(leaf j·V + a),   V_t(j) = Σ_a π(a|j) Q_t(j, a),
+              Q_{t−1}(i, a) = V_t(i·V + a)
+    gradient  ∂J/∂z(j, a) = reach(j) π(a|j) (Q(j, a) − V(j))    (policy-gradient theorem)
+
+A sequence is *correct* when its reward is >= ``success_threshold`` (binary rewards: reward 1).
+Each prefix is visited at most once, so visits = reach probabilities and Σ_s visits_s = T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from entropy_lab.problems.base import Rollout, TabularProblem, check_count, sample_categorical
+from entropy_lab.validation import check_tensor, fail
+
+MAX_LEAVES = 50_000_000  # V^T float64 leaf tensors per seed: beyond this memory, not time, binds
+
+
+class TokenTree(TabularProblem):
+    """Tabular autoregressive policy over V tokens and horizon T.
+
+    Args:
+        vocab_size: V >= 2.
+        horizon: T >= 1.
+        leaf_rewards: ``[V^T]`` reward of each complete sequence (leaf index, see module doc).
+        init_logits: ``[S, V]`` initial logits (zeros when None).
+        init_noise: per-seed Gaussian noise std added by ``init_logits(seeds, generator)``.
+        success_threshold: a sequence with reward >= this is correct.
+        name: readable id.
+
+    Use :meth:`from_correct` (a set of correct sequences) or :meth:`from_function` (a function
+    of the token tensor) to build the leaf rewards.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        horizon: int,
+        leaf_rewards: torch.Tensor,
+        *,
+        init_logits: torch.Tensor | None = None,
+        init_noise: float = 0.0,
+        success_threshold: float = 1.0,
+        name: str = "tree",
+    ):
+        v = check_count("vocab_size", vocab_size, lo=2)
+        t = check_count("horizon", horizon)
+        if v**t > MAX_LEAVES:
+            raise fail("vocab_size**horizon", v**t, f"at most {MAX_LEAVES:,} sequences")
+        check_tensor("leaf_rewards", leaf_rewards, ndim=1, axes=f"[V^T] = [{v**t}]")
+        if leaf_rewards.shape[0] != v**t:
+            raise fail("leaf_rewards", leaf_rewards, f"shape [V^T] = [{v**t}]")
+        self.vocab_size = v
+        self.level_sizes = [v**i for i in range(t + 1)]
+        self.offsets = [(v**i - 1) // (v - 1) for i in range(t + 1)]
+        self._setup(
+            self.offsets[t], v, t, torch.ones(1, dtype=torch.float64), init_logits, init_noise,
+            success_threshold, name,
+        )
+        self.leaf_rewards = leaf_rewards.to(torch.float64)
+        self.leaf_correct = (self.leaf_rewards >= self.success_threshold).to(torch.float64)
+
+    @classmethod
+    def from_correct(
+        cls, vocab_size: int, horizon: int, sequences: torch.Tensor | Sequence, **kwargs
+    ) -> TokenTree:
+        """Reward 1 on the given ``[M, T]`` correct sequences, 0 elsewhere."""
+        v = check_count("vocab_size", vocab_size, lo=2)
+        t = check_count("horizon", horizon)
+        seqs = torch.as_tensor(sequences, dtype=torch.int64).reshape(-1, t)
+        if seqs.numel() and bool(((seqs < 0) | (seqs >= v)).any()):
+            raise fail("sequences", seqs, f"tokens in [0, {v})")
+        rewards = torch.zeros(v**t, dtype=torch.float64)
+        rewards[leaf_index(seqs, v)] = 1.0
+        return cls(v, t, rewards, **kwargs)
+
+    @classmethod
+    def from_function(
+        cls,
+        vocab_size: int,
+        horizon: int,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        **kwargs,
+    ) -> TokenTree:
+        """Reward ``fn(tokens_lt)`` evaluated once on all ``[V^T, T]`` sequences -> ``[V^T]``."""
+        v = check_count("vocab_size", vocab_size, lo=2)
+        t = check_count("horizon", horizon)
+        rewards = torch.as_tensor(fn(all_sequences(v, t)), dtype=torch.float64).reshape(-1)
+        return cls(v, t, rewards, **kwargs)
+
+    # ------------------------------------------------------------------ indexing
+    @property
+    def num_leaves(self) -> int:
+        return self.level_sizes[-1]
+
+    def prefix_ids(self, tokens: torch.Tensor) -> torch.Tensor:
+        """State id of each prefix ``tokens[..., :t]`` (``[..., t]`` with t < T) -> ``[...]``."""
+        t = tokens.shape[-1]
+        return self.offsets[t] + leaf_index(tokens, self.vocab_size)
+
+    def _levels(self, x_bs: torch.Tensor) -> list[torch.Tensor]:
+        """Split a ``[B, S, ...]`` tensor into per-level views ``[B, V^t, ...]``."""
+        return [x_bs[:, self.offsets[i]:self.offsets[i + 1]] for i in range(self.horizon)]
+
+    # ------------------------------------------------------------------ dynamic programmes
+    def reach_by_level(self, logits: torch.Tensor) -> list[torch.Tensor]:
+        """Forward pass: P(prefix) per level, ``[B, V^t]`` for t = 0..T (t = T: the leaves)."""
+        return self._reach(torch.softmax(self.check_logits(logits), dim=-1))
+
+    def _reach(self, p_bsk: torch.Tensor) -> list[torch.Tensor]:
+        b = p_bsk.shape[0]
+        reach = [torch.ones(b, 1, dtype=p_bsk.dtype, device=p_bsk.device)]
+        for p_bjk in self._levels(p_bsk):
+            reach.append((reach[-1][:, :, None] * p_bjk).reshape(b, -1))
+        return reach
+
+    def leaf_probs(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, V^T]`` probability of each complete sequence."""
+        return self.reach_by_level(logits)[-1]
+
+    def values_by_level(
+        self, logits: torch.Tensor, leaf_values: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """Backward pass: Q_t per level ``[B, V^t, V]`` for t = 0..T−1.
+
+        Args:
+            leaf_values: ``[V^T]`` values at the leaves (default: the rewards).
+        """
+        p_bsk = torch.softmax(self.check_logits(logits), dim=-1)
+        return self._q_levels(p_bsk, self.leaf_rewards if leaf_values is None else leaf_values)
+
+    def _q_levels(self, p_bsk: torch.Tensor, leaf_l: torch.Tensor) -> list[torch.Tensor]:
+        b, v = p_bsk.shape[0], self.vocab_size
+        q = leaf_l.to(p_bsk.dtype).reshape(1, -1, v).expand(b, -1, -1)
+        out = [q]
+        for p_bjk in reversed(self._levels(p_bsk)[1:]):
+            q = (p_bjk * q).sum(-1).reshape(b, -1, v)
+            out.append(q)
+        return out[::-1]
+
+    # ------------------------------------------------------------------ interface
+    def visits(self, logits: torch.Tensor) -> torch.Tensor:
+        """visits = P(prefix is generated), ``[B, S]``; each level sums to 1."""
+        return torch.cat(self.reach_by_level(logits)[:-1], dim=1)
+
+    def expected_reward(self, logits: torch.Tensor) -> torch.Tensor:
+        """J = Σ_x P(x) R(x) over the V^T sequences (forward DP). ``[B]``, differentiable."""
+        probs_bl = self.leaf_probs(logits)
+        return probs_bl @ self.leaf_rewards.to(probs_bl.dtype)
+
+    def action_values(self, logits: torch.Tensor) -> torch.Tensor:
+        """Q(prefix, a) = E[R | prefix, a] by the backward DP. ``[B, S, V]``."""
+        return torch.cat(self.values_by_level(logits), dim=1)
+
+    def grad_J(self, logits: torch.Tensor) -> torch.Tensor:
+        """∂J/∂z(s, a) = reach(s) π(a|s) (Q(s, a) − V(s)). ``[B, S, V]``."""
+        return self.evaluate(logits, ks=())["grad_J"]
+
+    def success_prob(self, logits: torch.Tensor) -> torch.Tensor:
+        """P(sampled sequence is correct). ``[B, 1]``."""
+        probs_bl = self.leaf_probs(logits)
+        return (probs_bl @ self.leaf_correct.to(probs_bl.dtype))[:, None]
+
+    def evaluate(self, logits: torch.Tensor, ks: Sequence[int] = (1,)) -> dict[str, torch.Tensor]:
+        """Every exact quantity from one forward and one backward pass (no autograd).
+
+        Returns:
+            ``entropy``, ``sequence_entropy``, ``J`` ``[B]``; ``grad_J`` ``[B, S, V]``;
+            ``pass@k`` ``[B]`` for each k in ``ks``.
+        """
+        ks = [check_count("k", k) for k in ks]
+        logp_bsk = torch.log_softmax(self.check_logits(logits), dim=-1)
+        p_bsk = logp_bsk.exp()
+        reach = self._reach(p_bsk)
+        visits_bs = torch.cat(reach[:-1], dim=1)
+        h_bs = -(p_bsk * logp_bsk).sum(-1)
+        seq_h = (visits_bs * h_bs).sum(-1)
+        q_bsk = torch.cat(self._q_levels(p_bsk, self.leaf_rewards), dim=1)
+        v_bs1 = (p_bsk * q_bsk).sum(-1, keepdim=True)
+        p_correct = reach[-1] @ self.leaf_correct.to(p_bsk.dtype)
+        out = {
+            "entropy": seq_h / visits_bs.sum(-1),
+            "sequence_entropy": seq_h,
+            "J": v_bs1[:, 0, 0],
+            "grad_J": visits_bs[..., None] * p_bsk * (q_bsk - v_bs1),
+        }
+        for k in ks:
+            out[f"pass@{k}"] = 1.0 - torch.exp(k * torch.log1p(-p_correct.clamp(max=1.0)))
+        return out
+
+    def sample(
+        self,
+        logits: torch.Tensor,
+        n_prompts: int,
+        group_size: int,
+        generator: torch.Generator | None,
+    ) -> Rollout:
+        """Sample N·G sequences per seed, level by level (one vectorised draw per position)."""
+        logits = self.check_logits(logits)
+        n = check_count("n_prompts", n_prompts)
+        g = check_count("group_size", group_size)
+        b, v, t_max = logits.shape[0], self.vocab_size, self.horizon
+        p_bsk = torch.softmax(logits.detach(), dim=-1)
+        code_bx = torch.zeros(b, n * g, dtype=torch.int64)
+        states, actions = [], []
+        for t in range(t_max):
+            state_bx = self.offsets[t] + code_bx
+            probs = p_bsk.gather(1, state_bx[..., None].expand(-1, -1, v))
+            token_bx = sample_categorical(probs, generator)
+            states.append(state_bx)
+            actions.append(token_bx)
+            code_bx = code_bx * v + token_bx
+        shape = (b, n, g, t_max)
+        return Rollout(
+            prompts=torch.zeros(b, n, dtype=torch.int64),
+            states=torch.stack(states, -1).reshape(shape),
+            actions=torch.stack(actions, -1).reshape(shape),
+            mask=torch.ones(shape, dtype=torch.float64),
+        )
+
+    def sequence_ids(self, rollout: Rollout) -> torch.Tensor:
+        """``[B, N, G]`` leaf index of each sampled sequence."""
+        last_state = rollout.states[..., -1] - self.offsets[self.horizon - 1]
+        return last_state * self.vocab_size + rollout.actions[..., -1]
+
+    def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:
+        """R(sequence), deterministic. ``[B, N, G]`` float64."""
+        return self.leaf_rewards[self.sequence_ids(rollout)]
+
+
+def leaf_index(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Base-V index Σ_i x_i V^(t−1−i) of ``tokens`` ``[..., t]`` (first token most significant)."""
+    t = tokens.shape[-1]
+    weights = vocab_size ** torch.arange(t - 1, -1, -1, dtype=torch.int64)
+    return (tokens.to(torch.int64) * weights).sum(-1)
+
+
+def all_sequences(vocab_size: int, horizon: int) -> torch.Tensor:
+    """``[V^T, T]`` int64: every sequence, row l being the sequence with leaf index l."""
+    idx = torch.arange(vocab_size**horizon, dtype=torch.int64)[:, None]
+    weights = vocab_size ** torch.arange(horizon - 1, -1, -1, dtype=torch.int64)
+    return (idx // weights) % vocab_size

@@ -1,0 +1,168 @@
+"""Token tree: exact DP quantities against brute-force enumeration of every sequence.
+
+The reference enumerates the V^T sequences with itertools, numbers prefixes by its own
+level-by-level enumeration (independent of the tree's index arithmetic), and multiplies
+per-token probabilities along each sequence.
+"""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from entropy_lab.problems import TokenTree
+
+SIZES = [(3, 3), (2, 5)]
+
+
+def _prefix_ids(v, t_max):
+    ids = {}
+    for t in range(t_max):
+        for prefix in itertools.product(range(v), repeat=t):
+            ids[prefix] = len(ids)
+    return ids
+
+
+def _brute(tree, logits, k=4):
+    """Per-sequence enumeration: J, visits, sequence entropy, Q, p_correct for seed rows."""
+    v, t_max = tree.vocab_size, tree.horizon
+    ids = _prefix_ids(v, t_max)
+    p = torch.softmax(logits, -1)
+    b = logits.shape[0]
+    J = torch.zeros(b, dtype=torch.float64)
+    seq_h = torch.zeros(b, dtype=torch.float64)
+    p_corr = torch.zeros(b, dtype=torch.float64)
+    visits = torch.zeros(b, tree.num_states, dtype=torch.float64)
+    reward_mass = torch.zeros(b, tree.num_states, v, dtype=torch.float64)
+    prob_through = torch.zeros(b, tree.num_states, v, dtype=torch.float64)
+    for leaf, seq in enumerate(itertools.product(range(v), repeat=t_max)):
+        prob = torch.ones(b, dtype=torch.float64)
+        for t in range(t_max):
+            prob = prob * p[:, ids[seq[:t]], seq[t]]
+        r = float(tree.leaf_rewards[leaf])
+        J += prob * r
+        seq_h -= prob * torch.log(prob)
+        p_corr += prob * float(r >= 1.0)
+        for t in range(t_max):
+            visits[:, ids[seq[:t]]] += prob
+            reward_mass[:, ids[seq[:t]], seq[t]] += prob * r
+            prob_through[:, ids[seq[:t]], seq[t]] += prob
+    q = reward_mass / prob_through
+    return {"J": J, "seq_h": seq_h, "p_correct": p_corr, "visits": visits, "Q": q,
+            "pass@k": 1 - (1 - p_corr) ** k}
+
+
+@pytest.fixture(params=SIZES, ids=lambda s: f"V{s[0]}T{s[1]}")
+def case(request):
+    v, t = request.param
+    g = torch.Generator().manual_seed(7 + v)
+    rewards = (torch.rand(v**t, generator=g, dtype=torch.float64) < 0.3).double()
+    tree = TokenTree(v, t, rewards)
+    logits = 1.5 * torch.randn(2, tree.num_states, v, generator=g, dtype=torch.float64)
+    return tree, logits, _brute(tree, logits)
+
+
+def test_state_count_matches_formula():
+    for v, t in SIZES + [(10, 6)]:
+        assert TokenTree(v, t, torch.zeros(v**t, dtype=torch.float64)).num_states == (
+            (v**t - 1) // (v - 1)
+        )
+
+
+def test_prefix_index_matches_enumeration():
+    tree = TokenTree(3, 3, torch.zeros(27, dtype=torch.float64))
+    for prefix, sid in _prefix_ids(3, 3).items():
+        assert int(tree.prefix_ids(torch.tensor(prefix, dtype=torch.int64))) == sid
+
+
+def test_exact_quantities_match_enumeration(case):
+    tree, z, ref = case
+    torch.testing.assert_close(tree.expected_reward(z), ref["J"], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(tree.visits(z), ref["visits"], rtol=1e-12, atol=1e-14)
+    # chain rule: Σ_s visits·H_s equals the entropy of the sequence distribution
+    torch.testing.assert_close(tree.sequence_entropy(z), ref["seq_h"], rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(tree.entropy(z), ref["seq_h"] / tree.horizon, rtol=1e-12,
+                               atol=1e-13)
+    torch.testing.assert_close(tree.success_prob(z)[:, 0], ref["p_correct"], rtol=1e-12,
+                               atol=1e-14)
+    torch.testing.assert_close(tree.pass_at_k(z, 4), ref["pass@k"], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(tree.action_values(z), ref["Q"], rtol=1e-10, atol=1e-13)
+
+
+def test_evaluate_agrees_with_methods(case):
+    tree, z, _ = case
+    out = tree.evaluate(z, ks=(1, 3))
+    torch.testing.assert_close(out["J"], tree.expected_reward(z), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(out["entropy"], tree.entropy(z), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(out["pass@3"], tree.pass_at_k(z, 3), rtol=1e-13, atol=1e-15)
+
+
+def test_grad_matches_autograd_of_enumeration(case):
+    tree, z, _ = case
+    zz = z.clone().requires_grad_(True)
+    (g_ref,) = torch.autograd.grad(_brute(tree, zz)["J"].sum(), zz)
+    torch.testing.assert_close(tree.grad_J(z), g_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_grad_matches_finite_differences(case):
+    tree, z, _ = case
+    g = tree.grad_J(z)
+    h = 1e-6
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(5):
+        s = int(torch.randint(0, tree.num_states, (1,), generator=gen))
+        a = int(torch.randint(0, tree.vocab_size, (1,), generator=gen))
+        e = torch.zeros_like(z)
+        e[:, s, a] = h
+        fd = (tree.expected_reward(z + e) - tree.expected_reward(z - e)) / (2 * h)
+        torch.testing.assert_close(g[:, s, a], fd, rtol=1e-6, atol=1e-10)
+
+
+def test_from_function_and_from_correct_agree():
+    correct = [(0, 1, 2), (2, 2, 0)]
+    a = TokenTree.from_correct(3, 3, correct)
+    b = TokenTree.from_function(
+        3, 3, lambda x: ((x == torch.tensor([0, 1, 2])).all(-1) | (x == torch.tensor([2, 2, 0]))
+                         .all(-1)).double())
+    assert torch.equal(a.leaf_rewards, b.leaf_rewards)
+    assert float(a.leaf_rewards.sum()) == 2.0
+
+
+def test_sampled_rewards_and_visit_frequencies_match_exact():
+    g = torch.Generator().manual_seed(11)
+    tree = TokenTree(3, 3, (torch.rand(27, generator=g, dtype=torch.float64) < 0.4).double())
+    z = torch.randn(2, tree.num_states, 3, generator=g, dtype=torch.float64)
+    n, gs = 200, 20
+    roll = tree.sample(z, n, gs, g)
+    assert roll.states.shape == (2, n, gs, 3)
+    r = tree.reward(roll)
+    mean = r.mean((1, 2))
+    J = tree.expected_reward(z)
+    se = torch.sqrt(J * (1 - J) / (n * gs))
+    assert bool(((mean - J).abs() < 5 * se).all())
+    # empirical visit frequency of every prefix vs reach probability
+    counts = torch.zeros(2, tree.num_states, dtype=torch.float64)
+    ones = torch.ones(2, n * gs * 3, dtype=torch.float64)
+    counts.scatter_add_(1, roll.states.reshape(2, -1), ones)
+    freq = counts / (n * gs)
+    vis = tree.visits(z)
+    se_v = torch.sqrt(vis * (1 - vis) / (n * gs)) + 1e-12
+    assert bool(((freq - vis).abs() <= 5 * se_v + 1e-12).all())
+
+
+def test_logprobs_sum_to_sequence_logprob(gen):
+    tree = TokenTree(3, 3, torch.zeros(27, dtype=torch.float64))
+    z = torch.randn(2, tree.num_states, 3, generator=gen, dtype=torch.float64)
+    roll = tree.sample(z, 2, 3, gen)
+    seq_logp = tree.logprobs(z, roll).sum(-1)
+    leaf = tree.sequence_ids(roll)
+    ref = torch.log(tree.leaf_probs(z).gather(1, leaf.reshape(2, -1))).reshape(leaf.shape)
+    torch.testing.assert_close(seq_logp, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_scales_to_a_million_sequences():
+    tree = TokenTree(10, 6, torch.zeros(10**6, dtype=torch.float64))
+    assert tree.num_leaves == 10**6 and tree.num_states == 111_111
+    z = torch.zeros(1, tree.num_states, 10, dtype=torch.float64)
+    torch.testing.assert_close(tree.entropy(z), torch.tensor([math.log(10)], dtype=torch.float64))
