@@ -1,0 +1,199 @@
+"""Named algorithms: each preset is one registered function returning an :class:`Algorithm`.
+
+    get_preset("dapo")                              # the documented defaults
+    get_preset("dapo", eps_high=0.3, minibatches=8) # flat keys go to the part that accepts them
+    get_preset("repo_r", **{"controller.zeta_max": 0.02})   # dotted keys name the part
+
+Flat override keys resolve to every part whose hyperparameters accept them (``eps_high`` of
+``adapo`` sets both the loss's ε_high and the controller's start value, which is what a user
+means); top-level fields (``epochs``, ``minibatches``, ``agg``, ``loss``, ``advantage``, ...) are
+replaced first, so ``get_preset("grpo", loss_name="cispo", eps_high=5.0)`` works. Unknown keys raise
+an error listing every valid key.
+
+Defaults (SCIENCE.md "Algorithms to implement once"; the paper's own settings are not public):
+
+=================  =========  ==========  =========================  =======================  =====
+preset             advantage  shaping     loss (hp)                  agg                      E×M
+=================  =========  ==========  =========================  =======================  =====
+grpo               grpo       —           ppo 0.2/0.2, dual clip 3   seq-mean-token-mean      1×4
+dr_grpo            dr_grpo    —           ppo 0.2/0.2, dual clip 3   seq-mean-token-sum-norm  1×4
+rloo               rloo       —           ppo 0.2/0.2, dual clip 3   token-mean               1×1
+ppo                dr_grpo    —           ppo 0.2/0.2, dual clip 3   token-mean               2×4
+dapo               grpo       —           ppo 0.2/0.28, dual clip 3  token-mean               1×4
+gspo               grpo       —           gspo 3e-4/4e-4             seq-mean-token-mean      1×4
+cispo              grpo       —           cispo ε_high 0.28          token-mean               1×4
+clip_cov           grpo       —           clip_cov (verl defaults)   token-mean               1×4
+kl_cov             grpo       —           kl_cov (verl defaults)     token-mean               1×4
+entropy_bonus      grpo       —           entropy_bonus coef 1e-3    token-mean               1×4
+adaptive_entropy   grpo       —           adaptive_entropy + ctrl    token-mean               1×4
+repo               grpo       repo β 0.01 ppo 0.2/0.2, dual clip 3   token-mean               1×4
+repo_r             grpo       repo_r ζ    ppo 0.2/0.2, dual clip 3   token-mean               1×4
+repo_d             grpo       repo_d ζ    ppo 0.2/0.2, dual clip 3   token-mean               1×4
+adapo              grpo       —           ppo 0.2/0.28 + ε_high ctrl token-mean               1×4
+=================  =========  ==========  =========================  =======================  =====
+
+E×M = epochs × minibatches: only ``rloo`` is strictly on-policy (one optimizer step per batch, so
+clipping can act only on sampler/trainer mismatch); the others take several steps per batch, as
+LLM trainers do (verl's ``ppo_mini_batch_size``), which is where clipping matters. ``ppo`` has no
+critic here: a group-mean baseline with two epochs. ``dapo`` keeps only the clip band and
+token-mean of DAPO (no dynamic sampling, no overlong shaping). Controllers: ``repo_r`` ζ 1e-3 in
+[1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without the flip (ΔH carries
+the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1; ``adaptive_entropy`` coefficient
+from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from entropy_lab.algorithms.recipe import PARTS, Algorithm, hp_keys, part_field, part_name
+from entropy_lab.registry import Registry
+from entropy_lab.validation import InputError
+
+PRESETS: Registry = Registry("preset")
+
+_PPO = {"eps_low": 0.2, "eps_high": 0.2, "dual_clip": 3.0}
+_OFF = {"epochs": 1, "minibatches": 4}
+
+
+def register_preset(name: str) -> Callable:
+    """Decorator: register a zero-argument function returning an :class:`Algorithm`."""
+    return PRESETS.register(name)
+
+
+def preset_names() -> list[str]:
+    """All registered presets."""
+    return PRESETS.names()
+
+
+def _fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(Algorithm)]
+
+
+def _valid_keys(algo: Algorithm) -> list[str]:
+    keys = set(_fields()) | {"loss"}
+    for part in PARTS:
+        for k in hp_keys(part, part_name(algo, part)):
+            keys.update({k, f"{part}.{k}"})
+    return sorted(keys)
+
+
+def get_preset(name: str, **overrides) -> Algorithm:
+    """The preset ``name`` with ``overrides`` applied (resolution rules in the module docstring).
+
+    Raises:
+        UnknownNameError: unknown preset (lists the choices).
+        InputError: an override key no part accepts (lists the valid keys).
+    """
+    algo = PRESETS.get(name)()
+    if "loss" in overrides:
+        overrides = {("loss_name" if k == "loss" else k): v for k, v in overrides.items()}
+    fields = set(_fields())
+    top = {k: v for k, v in overrides.items() if k in fields}
+    rest = {k: v for k, v in overrides.items() if k not in fields}
+    if top:
+        algo = dataclasses.replace(algo, **_reset_hp_on_rename(algo, top))
+    if not rest:
+        return algo
+    hps = {part: dict(getattr(algo, f"{part}_hp")) for part in PARTS}
+    for key, value in rest.items():
+        owners = _owners(algo, key)
+        if not owners:
+            raise InputError(f"unknown override {key!r} for preset {name!r}; "
+                             f"valid keys: {_valid_keys(algo)}")
+        leaf = key.split(".", 1)[-1]
+        for part in owners:
+            hps[part][leaf] = value
+    return dataclasses.replace(algo, **{f"{p}_hp": hps[p] for p in PARTS})
+
+
+def _owners(algo: Algorithm, key: str) -> list[str]:
+    if "." in key:
+        part, leaf = key.split(".", 1)
+        if part in PARTS and leaf in hp_keys(part, part_name(algo, part)):
+            return [part]
+        return []
+    return [p for p in PARTS if key in hp_keys(p, part_name(algo, p))]
+
+
+def _reset_hp_on_rename(algo: Algorithm, top: dict) -> dict:
+    """When a part is renamed, keep only the old hyperparameters the new part accepts."""
+    out = dict(top)
+    for part in PARTS:
+        if part_field(part) in top and f"{part}_hp" not in top:
+            allowed = set(hp_keys(part, top[part_field(part)]))
+            out[f"{part}_hp"] = {k: v for k, v in getattr(algo, f"{part}_hp").items()
+                                 if k in allowed}
+    return out
+
+
+@register_preset("grpo")
+def _grpo() -> Algorithm:
+    return Algorithm("grpo", "grpo", loss_name="ppo", loss_hp=dict(_PPO), agg="seq-mean-token-mean",
+                     **_OFF)
+
+
+@register_preset("dr_grpo")
+def _dr_grpo() -> Algorithm:
+    return Algorithm("dr_grpo", "dr_grpo", loss_name="ppo", loss_hp=dict(_PPO),
+                     agg="seq-mean-token-sum-norm", **_OFF)
+
+
+@register_preset("rloo")
+def _rloo() -> Algorithm:
+    return Algorithm("rloo", "rloo", loss_name="ppo", loss_hp=dict(_PPO), epochs=1, minibatches=1)
+
+
+@register_preset("ppo")
+def _ppo() -> Algorithm:
+    return Algorithm("ppo", "dr_grpo", loss_name="ppo", loss_hp=dict(_PPO), epochs=2, minibatches=4)
+
+
+def _dapo_hp() -> dict:
+    return {"eps_low": 0.2, "eps_high": 0.28, "dual_clip": 3.0}
+
+
+@register_preset("dapo")
+def _dapo() -> Algorithm:
+    return Algorithm("dapo", "grpo", loss_name="ppo", loss_hp=_dapo_hp(), **_OFF)
+
+
+@register_preset("gspo")
+def _gspo() -> Algorithm:
+    return Algorithm("gspo", "grpo", loss_name="gspo", loss_hp={"eps_low": 3e-4, "eps_high": 4e-4},
+                     agg="seq-mean-token-mean", **_OFF)
+
+
+@register_preset("cispo")
+def _cispo() -> Algorithm:
+    return Algorithm("cispo", "grpo", loss_name="cispo", loss_hp={"eps_high": 0.28}, **_OFF)
+
+
+@register_preset("adapo")
+def _adapo() -> Algorithm:
+    return Algorithm("adapo", "grpo", loss_name="ppo", loss_hp=_dapo_hp(), controller="eps_high",
+                     controller_hp={"eps_high": 0.28}, **_OFF)
+
+
+@register_preset("repo")
+def _repo() -> Algorithm:
+    return Algorithm("repo", "grpo", shaping="repo", shaping_hp={"beta": 0.01}, loss_name="ppo",
+                     loss_hp=dict(_PPO), **_OFF)
+
+
+@register_preset("repo_r")
+def _repo_r() -> Algorithm:
+    return Algorithm("repo_r", "grpo", shaping="repo_r",
+                     shaping_hp={"zeta": 1e-3, "clamp_sign": True, "logp_floor": -20.0},
+                     loss_name="ppo", loss_hp=dict(_PPO), controller="zeta",
+                     controller_hp={"zeta": 1e-3, "zeta_min": 1e-4, "zeta_max": 0.05,
+                                    "factor": 2.0, "sign_flip": True}, **_OFF)
+
+
+@register_preset("repo_d")
+def _repo_d() -> Algorithm:
+    return Algorithm("repo_d", "grpo", shaping="repo_d", shaping_hp={"zeta": 1e-3},
+                     loss_name="ppo", loss_hp=dict(_PPO), controller="zeta",
+                     controller_hp={"zeta": 1e-3, "zeta_min": 1e-4, "zeta_max": 0.05,
+                                    "factor": 2.0, "sign_flip": False}, **_OFF)
