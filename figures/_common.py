@@ -9,6 +9,7 @@ exception or :func:`require`) when its inputs are broken, so the command reports
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import numpy as np  # noqa: E402
 
 from entropy_lab.analysis.style import quick_mode, use_style  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+# Tests point ENTROPY_LAB_FIGURES_OUT at a temporary folder so they never overwrite the gallery.
+OUT = Path(os.environ.get("ENTROPY_LAB_FIGURES_OUT") or Path(__file__).resolve().parent / "out")
 QUICK = quick_mode()
 
 
@@ -50,8 +52,8 @@ def require_finite(name: str, values) -> None:
 
 
 def save(fig, name: str, note: str | None = None) -> Path:
-    """Write ``figures/out/<name>.png`` (``note`` goes in small grey text at the bottom left,
-    e.g. the budget or where the data came from) and close the figure."""
+    """Write ``figures/out/<name>.png`` (under ``$ENTROPY_LAB_FIGURES_OUT`` when set) and close
+    the figure; ``note`` goes in small grey text below it (the budget, where the data came from)."""
     OUT.mkdir(parents=True, exist_ok=True)
     text = " · ".join(t for t in (note, "quick budget" if QUICK else None) if t)
     if text:
@@ -59,5 +61,5 @@ def save(fig, name: str, note: str | None = None) -> Path:
     path = OUT / f"{name}.png"
     fig.savefig(path)
     plt.close(fig)
-    print(f"wrote {path.relative_to(OUT.parent.parent)}", file=sys.stdout)
+    print(f"wrote {path}", file=sys.stdout)
     return path

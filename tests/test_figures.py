@@ -1,0 +1,77 @@
+"""Smoke tier: every figure script runs end to end on its quick budget and writes its PNG; the
+shared helpers stop a script with a non-zero exit when its inputs are broken."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from entropy_lab.commands.figures import figure_scripts  # noqa: E402
+from entropy_lab.project import project_root  # noqa: E402
+
+ROOT = project_root()
+SCRIPTS = figure_scripts(ROOT)
+
+
+def _load_common(monkeypatch, out_dir):
+    monkeypatch.setenv("ENTROPY_LAB_FIGURES_OUT", str(out_dir))
+    monkeypatch.syspath_prepend(str(ROOT / "figures"))
+    spec = importlib.util.spec_from_file_location("_common_under_test",
+                                                  ROOT / "figures" / "_common.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_numbered_figure_has_a_script():
+    names = [s.stem for s in SCRIPTS]
+    assert names == sorted(names) and len(names) >= 1
+    assert all(n[:3] == "fig" and n[3:5].isdigit() and n[5] == "_" for n in names)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_figure_script_runs_quick_and_writes_png(script, tmp_path):
+    env = dict(os.environ, ENTROPY_LAB_QUICK="1", MPLBACKEND="Agg",
+               ENTROPY_LAB_FIGURES_OUT=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pngs = list(tmp_path.glob("*.png"))
+    assert [p.stem for p in pngs] == [script.stem]
+    assert pngs[0].stat().st_size > 10_000
+
+
+def test_require_finite_exits_nonzero_on_nan(monkeypatch, tmp_path):
+    common = _load_common(monkeypatch, tmp_path)
+    common.require_finite("ok", [1.0, 2.0])
+    with pytest.raises(SystemExit, match="2 non-finite"):
+        common.require_finite("entropy", [1.0, np.nan, np.inf])
+    with pytest.raises(SystemExit, match="empty"):
+        common.require_finite("entropy", [])
+    with pytest.raises(SystemExit) as info:
+        common.require(False, "broken")
+    assert info.value.code != 0
+
+
+def test_save_writes_png_under_override_and_closes(monkeypatch, tmp_path):
+    common = _load_common(monkeypatch, tmp_path)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = common.save(fig, "figXX_test", note="from a test")
+    assert path == tmp_path / "figXX_test.png" and path.stat().st_size > 1000
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_budget_follows_quick_switch(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENTROPY_LAB_QUICK", "1")
+    assert _load_common(monkeypatch, tmp_path).budget(100, 10) == 10
+    monkeypatch.setenv("ENTROPY_LAB_QUICK", "0")
+    assert _load_common(monkeypatch, tmp_path).budget(100, 10) == 100
