@@ -7,6 +7,7 @@ passed-in ``torch.Generator`` (see :class:`TabularProblem`). Presets: :func:`get
 
 from entropy_lab.problems.bandit import Bandit, ContextualBandit
 from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
+from entropy_lab.problems.mdp import TabularMDP
 from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
 from entropy_lab.problems.tree import TokenTree, all_sequences, leaf_index
 
@@ -15,6 +16,7 @@ __all__ = [
     "Bandit",
     "ContextualBandit",
     "Rollout",
+    "TabularMDP",
     "TabularProblem",
     "TokenTree",
     "all_sequences",

@@ -26,6 +26,8 @@ import torch
 
 from entropy_lab.problems.bandit import Bandit, ContextualBandit
 from entropy_lab.problems.base import TabularProblem, check_count
+from entropy_lab.problems.mdp import TabularMDP
+from entropy_lab.problems.tree import TokenTree, all_sequences
 from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, fail
 
@@ -226,3 +228,175 @@ def build_cbandit(
 _register("bandit", build_bandit)
 _register("bandit64", build_bandit, num_arms=64, num_correct=8)
 _register("cbandit", build_cbandit)
+
+
+# ------------------------------------------------------------------------------------ token tree
+def _neutral_logits(z_xk: torch.Tensor, on_xk: torch.Tensor, iters: int = 100) -> torch.Tensor:
+    """Logit c for the marked tokens of each row so that their centred log-prob L is 0.
+
+    L_c = c − E_π[z] with π = softmax(z where the marked tokens are set to c); the root of
+    g(c) = Σ_{unmarked b} π_b (c − z_b) is unique (g' = Σ_unmarked π > 0 at any root) and lies
+    between the smallest and largest unmarked logit, so bisection finds it. ``[X, K]`` -> ``[X]``.
+    """
+    big = torch.finfo(z_xk.dtype).max
+    lo = torch.where(on_xk, big, z_xk).amin(-1)
+    hi = torch.where(on_xk, -big, z_xk).amax(-1)
+    for _ in range(iters):
+        c = 0.5 * (lo + hi)
+        zc = torch.where(on_xk, c[:, None], z_xk)
+        p = torch.softmax(zc, -1)
+        g = (p * (c[:, None] - zc)).sum(-1)
+        lo, hi = torch.where(g < 0, c, lo), torch.where(g < 0, hi, c)
+    return 0.5 * (lo + hi)
+
+
+def _on_path(tree: TokenTree, leaves: torch.Tensor) -> torch.Tensor:
+    """``[S, V]`` bool: (prefix, token) pairs that lie on the path to one of ``leaves``."""
+    seqs = all_sequences(tree.vocab_size, tree.horizon)[leaves]
+    mark = torch.zeros(tree.num_states, tree.vocab_size, dtype=torch.bool)
+    for t in range(tree.horizon):
+        mark[tree.prefix_ids(seqs[:, :t]), seqs[:, t]] = True
+    return mark
+
+
+def build_tree(
+    mode: str,
+    *,
+    vocab_size: int = 6,
+    horizon: int = 5,
+    num_correct: int = 8,
+    noise: float = 1.0,
+    bonus: float = 1.5,
+    init_noise: float = 0.0,
+    seed: int = 0,
+    task: str = "A",
+) -> TokenTree:
+    """``tree/<mode>`` (V = 6, T = 5: 7,776 sequences, 1,555 prefixes) and ``tree8x6/<mode>``.
+
+    ``num_correct`` distinct sequences (uniformly drawn with the construction ``seed``) have
+    reward 1, all others 0. Initial logits: N(0, ``noise``²) at every prefix (a skewed,
+    LLM-like distribution); then every (prefix, token) pair on the path to a correct sequence
+    gets + ``bonus`` (calibrated) or − ``bonus`` (anti), or (uncorrelated) the logit at which
+    its centred log-prob L is 0, so that Cov_π(log π, Q) = Σ_a π_a L_a Q_a = 0 exactly at every
+    prefix (off-path tokens have Q = 0). The vanilla-geometry covariance E_π[π L (Q − V)] is not
+    zero there. Task B keeps the first half of the correct sequences and replaces the others by
+    fresh draws (partly overlapping); the initial logits stay those of task A.
+
+    Initial numbers (defaults; ``describe``):
+
+    ===================  ======  =========  =========  =========
+    id                   H       pass@1     pass@8     pass@64
+    ===================  ======  =========  =========  =========
+    tree/calibrated      1.19    0.163      0.725      0.999
+    tree/uncorrelated    1.37    3.2e-4     2.6e-3     0.020
+    tree/anti            1.38    2.2e-6     1.8e-5     1.4e-4
+    ===================  ======  =========  =========  =========
+    """
+    _check_common(mode, task, seed)
+    check_count("vocab_size", vocab_size, lo=2)
+    check_count("horizon", horizon)
+    num_leaves = vocab_size**horizon
+    check_number("num_correct", num_correct, lo=1, hi=num_leaves // 2, integer=True)
+    check_number("noise", noise, lo=0.0)
+    check_number("bonus", bonus, lo=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(num_leaves, generator=gen)[: 2 * num_correct]
+    leaves_a = order[:num_correct]
+    keep = num_correct // 2
+    leaves = leaves_a if task == "A" else torch.cat([leaves_a[:keep], order[num_correct:][
+        : num_correct - keep]])
+    rewards = torch.zeros(num_leaves, dtype=torch.float64)
+    rewards[leaves] = 1.0
+    shell = TokenTree(vocab_size, horizon, rewards)
+    logits = noise * torch.randn(shell.num_states, vocab_size, generator=gen, dtype=torch.float64)
+    on = _on_path(shell, leaves_a)
+    rows = on.any(-1) & ~on.all(-1)
+    shift = {"calibrated": bonus, "uncorrelated": 0.0, "anti": -bonus}[mode]
+    c = _neutral_logits(logits[rows], on[rows]) + shift
+    logits[rows] = torch.where(on[rows], c[:, None], logits[rows])
+    return TokenTree(vocab_size, horizon, rewards, init_logits=logits, init_noise=init_noise)
+
+
+# ------------------------------------------------------------------------------------ MDP
+def build_mdp(
+    mode: str,
+    *,
+    length: int = 7,
+    start: int = 3,
+    slip: float = 0.1,
+    horizon: int = 10,
+    noise: float = 0.5,
+    bonus: float = 1.5,
+    discount: float = 1.0,
+    init_noise: float = 0.0,
+    seed: int = 0,
+    task: str = "A",
+) -> TabularMDP:
+    """``mdp/<mode>``: a slippery walk on positions 0..L−1 with a goal beyond one end.
+
+    States 0..L−1 are positions; L is the terminal left exit, L+1 the right exit, L+2 "quit".
+    Actions: 0 right, 1 left, 2 stay, 3 quit (→ terminal L+2, reward 0); a move slips with
+    probability ``slip`` to a uniformly random one of {right, left, stay}. Episodes start at
+    ``start`` (probability 0.7) or ``start`` − 1 (0.3): two prompts. Task A: entering the right
+    exit gives reward 1 and is the goal (correct); the left exit is a failure. Task B: the other
+    way round (disjoint). H = ``horizon`` actions, γ = ``discount``.
+
+    Initial logits: N(0, ``noise``²) per (state, action); calibrated adds + ``bonus`` to "right"
+    (the rewarded direction under task A), anti adds + ``bonus`` to "left" and "quit"; the
+    uncorrelated logits are the noise alone (independent of the reward, so the correlation is
+    zero only on average over constructions, not exactly).
+
+    Initial numbers (defaults; ``describe``):
+
+    ===================  ======  =======  =======  =======
+    id                   H       pass@1   pass@8   pass@64
+    ===================  ======  =======  =======  =======
+    mdp/calibrated       0.95    0.676    1.000    1.000
+    mdp/uncorrelated     1.31    0.135    0.687    1.000
+    mdp/anti             0.99    0.0008   0.006    0.050
+    ===================  ======  =======  =======  =======
+    """
+    _check_common(mode, task, seed)
+    check_count("length", length, lo=2)
+    check_number("start", start, lo=1, hi=length - 1, integer=True)
+    check_number("slip", slip, lo=0.0, hi=1.0)
+    check_number("noise", noise, lo=0.0)
+    check_number("bonus", bonus, lo=0.0)
+    n_s, left_exit, right_exit, quit_s = length + 3, length, length + 1, length + 2
+    moves = (1, -1, 0)
+    p = torch.zeros(n_s, 4, n_s, dtype=torch.float64)
+    for pos in range(length):
+        dest = [right_exit if pos + m >= length else left_exit if pos + m < 0 else pos + m
+                for m in moves]
+        for a, m in enumerate(moves):
+            p[pos, a, dest[a]] += 1.0 - slip
+            for d in dest:
+                p[pos, a, d] += slip / len(moves)
+            del m
+        p[pos, 3, quit_s] = 1.0
+    for s in (left_exit, right_exit, quit_s):
+        p[s, :, s] = 1.0
+    goal_state = right_exit if task == "A" else left_exit
+    rewards = torch.zeros(n_s, 4, n_s, dtype=torch.float64)
+    rewards[:length, :, goal_state] = 1.0
+    initial = torch.zeros(n_s, dtype=torch.float64)
+    initial[start], initial[start - 1] = 0.7, 0.3
+    terminal = torch.zeros(n_s, dtype=torch.bool)
+    terminal[[left_exit, right_exit, quit_s]] = True
+    goal = torch.zeros(n_s, dtype=torch.bool)
+    goal[goal_state] = True
+    gen = torch.Generator().manual_seed(seed)
+    logits = noise * torch.randn(n_s, 4, generator=gen, dtype=torch.float64)
+    if mode == "calibrated":
+        logits[:, 0] += bonus
+    elif mode == "anti":
+        logits[:, 1:4:2] += bonus
+    return TabularMDP(
+        p, rewards, horizon, initial, discount=discount, terminal=terminal, goal=goal,
+        init_logits=logits, init_noise=init_noise,
+    )
+
+
+_register("tree", build_tree)
+_register("tree8x6", build_tree, vocab_size=8, horizon=6)
+_register("mdp", build_mdp)
