@@ -1,0 +1,63 @@
+"""Smoke tier: every notebook executes top to bottom with the small settings
+(``ENTROPY_LAB_QUICK=1``), and the stored notebooks are exactly what ``notebooks/build.py``
+writes (so the reviewed builder is what users open)."""
+
+import importlib.util
+
+import pytest
+
+from entropy_lab.project import project_root
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = project_root()
+FOLDER = ROOT / "notebooks"
+# The harness notebook trains a transformer; it runs only with -m slow.
+SLOW = {"04_harness"}
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("notebook_builder", FOLDER / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+BUILDER = _builder()
+NAMES = list(BUILDER.NOTEBOOKS)
+PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_notebook_matches_builder(name, tmp_path):
+    stored = (FOLDER / f"{name}.ipynb").read_text()
+    assert BUILDER.write(name, tmp_path).read_text() == stored, (
+        f"notebooks/{name}.ipynb differs from notebooks/build.py: run `python notebooks/build.py`"
+    )
+
+
+def test_every_notebook_has_a_reading_after_each_plot():
+    for name in NAMES:
+        cells = BUILDER.build(name).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "code" and "plot_" in cell.source:
+                after = cells[i + 1] if i + 1 < len(cells) else None
+                assert after is not None and after.cell_type == "markdown", (name, i)
+                assert "Reading this plot" in after.source, (name, i)
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_notebook_executes_with_small_settings(name, monkeypatch):
+    monkeypatch.setenv("ENTROPY_LAB_QUICK", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend makes the images
+    nb = nbformat.read(FOLDER / f"{name}.ipynb", as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
+                                     resources={"metadata": {"path": str(FOLDER)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    assert images >= 1
