@@ -6,7 +6,6 @@ seeds there). Losses return ``(loss [...], metrics)``; see :mod:`.losses_common`
 keys and :mod:`.recipe` for how an :class:`Algorithm` runs one iteration.
 """
 
-from entropy_lab.algorithms import losses_clip, losses_pg  # noqa: F401  (register losses)
 from entropy_lab.algorithms.advantages import (
     ADVANTAGES,
     advantage_names,
@@ -27,8 +26,11 @@ from entropy_lab.algorithms.controllers import (
     controller_names,
     get_controller,
 )
+from entropy_lab.algorithms.corrections import icepop, tis
 from entropy_lab.algorithms.losses_clip import cispo, gspo, ppo
 from entropy_lab.algorithms.losses_common import LOSSES, get_loss, loss_names, register_loss
+from entropy_lab.algorithms.losses_cov import clip_cov, kl_cov, token_covariance
+from entropy_lab.algorithms.losses_entropy import adaptive_entropy, entropy_bonus, token_entropy
 from entropy_lab.algorithms.losses_pg import pg
 from entropy_lab.algorithms.presets import PRESETS, get_preset, preset_names, register_preset
 from entropy_lab.algorithms.recipe import Algorithm, AlgoState, hp_keys
@@ -54,13 +56,16 @@ __all__ = [
     "EntropyCoefController",
     "EpsHighController",
     "ZetaController",
+    "adaptive_entropy",
     "advantage_names",
     "aggregate",
     "aggregation_names",
     "broadcast_advantages",
     "cispo",
+    "clip_cov",
     "controller_names",
     "dr_grpo",
+    "entropy_bonus",
     "get_advantage",
     "get_controller",
     "get_loss",
@@ -69,6 +74,8 @@ __all__ = [
     "grpo",
     "gspo",
     "hp_keys",
+    "icepop",
+    "kl_cov",
     "loss_names",
     "pg",
     "ppo",
@@ -81,4 +88,7 @@ __all__ = [
     "repo_r",
     "rloo",
     "shaping_names",
+    "tis",
+    "token_covariance",
+    "token_entropy",
 ]

@@ -136,7 +136,7 @@ def gspo(
     return aggregate(loss_bt, m, agg, agg_norm), metrics
 
 
-@register_loss("cispo", pg_limit={})
+@register_loss("cispo", pg_limit={}, detached_weights=True)
 def cispo(
     logp: torch.Tensor,
     old_logp: torch.Tensor,

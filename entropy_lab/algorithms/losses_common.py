@@ -48,7 +48,11 @@ LOSSES: Registry = Registry("loss")
 
 
 def register_loss(
-    name: str, *, needs_logits: bool = False, pg_limit: dict | None = None
+    name: str,
+    *,
+    needs_logits: bool = False,
+    pg_limit: dict | None = None,
+    detached_weights: bool = False,
 ) -> Callable:
     """Decorator: register a loss under ``name``.
 
@@ -56,11 +60,15 @@ def register_loss(
         needs_logits: the loss takes a ``logits=`` keyword ``[..., B, T, K]`` (entropy bonus).
         pg_limit: hyperparameters under which, at logp = old_logp, the gradient equals that of
             ``pg`` with the same aggregation; None if no such identity is claimed.
+        detached_weights: the loss multiplies log π by a stop-gradient weight (CISPO, TIS), so
+            its gradient is *not* the derivative of its value and finite differences of the
+            value do not apply.
     """
 
     def add(fn: Callable) -> Callable:
         fn.needs_logits = needs_logits
         fn.pg_limit = pg_limit
+        fn.detached_weights = detached_weights
         LOSSES.register(name, fn)
         return fn
 

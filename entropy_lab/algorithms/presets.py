@@ -197,3 +197,30 @@ def _repo_d() -> Algorithm:
                      loss_name="ppo", loss_hp=dict(_PPO), controller="zeta",
                      controller_hp={"zeta": 1e-3, "zeta_min": 1e-4, "zeta_max": 0.05,
                                     "factor": 2.0, "sign_flip": False}, **_OFF)
+
+
+@register_preset("clip_cov")
+def _clip_cov() -> Algorithm:
+    return Algorithm("clip_cov", "grpo", loss_name="clip_cov",
+                     loss_hp={"eps_low": 0.2, "eps_high": 0.2, "clip_cov_ratio": 2e-4,
+                              "clip_cov_lb": 1.0, "clip_cov_ub": 5.0}, **_OFF)
+
+
+@register_preset("kl_cov")
+def _kl_cov() -> Algorithm:
+    return Algorithm("kl_cov", "grpo", loss_name="kl_cov",
+                     loss_hp={"kl_cov_ratio": 2e-4, "kl_coef": 1.0}, **_OFF)
+
+
+@register_preset("entropy_bonus")
+def _entropy_bonus() -> Algorithm:
+    return Algorithm("entropy_bonus", "grpo", loss_name="entropy_bonus",
+                     loss_hp={**_PPO, "entropy_coef": 1e-3}, **_OFF)
+
+
+@register_preset("adaptive_entropy")
+def _adaptive_entropy() -> Algorithm:
+    return Algorithm("adaptive_entropy", "grpo", loss_name="adaptive_entropy",
+                     loss_hp={**_PPO, "entropy_coef": 0.0}, controller="entropy_coef",
+                     controller_hp={"entropy_coef": 0.0, "delta": 5e-3, "coef_min": 0.0,
+                                    "coef_max": 0.1}, **_OFF)
