@@ -1,0 +1,116 @@
+"""The simulator's configuration: one frozen dataclass, validated when it is built.
+
+Fields that only make sense together with a problem or an algorithm (G >= 2 for group advantages,
+a task switch on a problem without task B) are checked by :func:`check_against` once both are
+known, so the error still names the field, the value and what was allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from entropy_lab.validation import InputError, check_choice, check_number, fail
+
+MODES = ("sampled", "expected")
+OPTIMIZERS = ("sgd", "adam")
+GEOMETRIES = ("vanilla", "natural")
+RNG_MODES = ("batched", "per_seed")
+# Advantage estimators that normalise or baseline within a group of G samples of one prompt.
+GROUP_ADVANTAGES = ("grpo", "dr_grpo", "rloo")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How a tabular RL run is executed (the problem and the algorithm are passed separately)."""
+
+    steps: int = 200
+    """Training iterations (one sampled batch, or one expected update, each)."""
+    seeds: int = 8
+    """B, independent replicas batched as the leading tensor dim."""
+    lr: float = 0.1
+    """Optimizer learning rate on the logits."""
+    optimizer: str = "sgd"
+    """``"sgd"`` or ``"adam"`` (torch.optim, default hyperparameters otherwise)."""
+    mode: str = "sampled"
+    """``"sampled"``: N prompts × G samples per batch; ``"expected"``: the exact expected update."""
+    n_prompts: int = 8
+    """N, prompts (contexts / initial states) drawn per batch in sampled mode."""
+    group_size: int = 8
+    """G, samples per prompt; group advantages need G >= 2."""
+    k: int = 8
+    """The k of the reported exact pass@k (and of the batch estimate pass@k_est, k <= G)."""
+    switch_task_at: int | None = None
+    """Reward task A for iterations 1..switch_task_at, then task B (``problem.with_task("B")``)."""
+    precision: str | None = None
+    """Name of a precision pipeline (``entropy_lab.precision``); None = exact float64 both paths."""
+    geometry: str = "vanilla"
+    """Expected mode, exact-advantage REINFORCE only: ``"vanilla"`` ∇J or ``"natural"`` Q − V."""
+    seed: int = 0
+    """Base seed of the generators when no generator is passed (and of the minibatch schedule)."""
+    first_seed: int = 0
+    """Seed ids are first_seed .. first_seed + seeds − 1 (the ``seed`` column)."""
+    rng: str = "batched"
+    """``"batched"``: one generator for all seeds (fastest); ``"per_seed"``: each seed id owns a
+    generator, so a seed's trajectory does not depend on which other seeds share the batch."""
+
+    def __post_init__(self) -> None:
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("seeds", self.seeds, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0.0, lo_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("mode", self.mode, MODES)
+        check_number("n_prompts", self.n_prompts, lo=1, integer=True)
+        check_number("group_size", self.group_size, lo=1, integer=True)
+        check_number("k", self.k, lo=1, integer=True)
+        if self.mode == "sampled" and self.k > self.group_size:
+            raise fail(
+                "k", self.k,
+                f"k <= group_size={self.group_size} (pass@k_est is estimated from the G samples)",
+            )
+        if self.switch_task_at is not None:
+            check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
+        if self.precision is not None and not isinstance(self.precision, str):
+            raise fail("precision", self.precision, "None or the name of a precision pipeline")
+        check_choice("geometry", self.geometry, GEOMETRIES)
+        check_number("seed", self.seed, lo=0, integer=True)
+        check_number("first_seed", self.first_seed, lo=0, integer=True)
+        check_choice("rng", self.rng, RNG_MODES)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The configurable field names (for routing ``**overrides``)."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def replace(self, **changes) -> SimConfig:
+        """A validated copy with some fields changed; unknown names raise an InputError."""
+        unknown = sorted(set(changes) - set(self.field_names()))
+        if unknown:
+            raise InputError(
+                f"unknown SimConfig field(s) {unknown}; choose from {self.field_names()}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-safe) of the fields."""
+        return dataclasses.asdict(self)
+
+
+def check_against(config: SimConfig, algorithm, problem) -> None:
+    """Checks that need the algorithm or the problem next to the config.
+
+    Raises:
+        InputError: G < 2 with a group advantage, or natural geometry outside expected mode.
+    """
+    advantage = getattr(algorithm, "advantage", None)
+    if advantage in GROUP_ADVANTAGES and config.group_size < 2:
+        raise fail(
+            "group_size", config.group_size,
+            f">= 2 for the group advantage {advantage!r} (a group of one has no baseline)",
+        )
+    if config.geometry == "natural" and config.mode != "expected":
+        raise fail("geometry", config.geometry, "'vanilla' in sampled mode ('natural' needs "
+                   "mode='expected': it is the exact natural-gradient update)")
+    if config.switch_task_at is not None and not hasattr(problem, "with_task"):
+        raise fail("switch_task_at", config.switch_task_at,
+                   f"None for a problem without tasks ({type(problem).__name__})")

@@ -1,0 +1,321 @@
+"""The RL loop over tabular policies, batched over seeds: ``simulate(problem, algorithm, config)``.
+
+The policy is one float64 leaf tensor ``logits [B, S, K]`` (B seeds as the leading dim) trained
+by torch.optim. One iteration (DESIGN.md, "the RL step"):
+
+    sampled:   rollout = problem.sample(logits, N, G)            # [B, N, G, T]
+               adv = algorithm.advantages(problem.reward(rollout))  -> broadcast to tokens
+               old_logp = pipeline.sampler_logprobs(...)          # sampler path
+               adv = algorithm.shape(adv, old_logp, mask, state, centered_logprob)
+               for idx in algorithm.schedule(N·G):               # epochs × minibatches
+                   logp = pipeline.trainer_logprobs(...)          # trainer path
+                   loss = algorithm.loss(logp, old_logp, adv, mask, state)  # [B]
+                   loss.sum().backward(); optimizer.step()         # per-seed sums: no mixing
+    expected:  the exact expectation of that gradient (entropy_lab.sim.expected), one step
+    then       state.update(entropy)                               # controllers, per iteration
+
+Token tensors are reshaped from ``[B, N, G, T]`` to the algorithms' ``[..., B', T]`` convention
+with the seeds as the replica dim and B' = N·G sequences. Around every iteration the exact
+quantities of the policy are measured (entropy, J, pass@k, ∂H/∂z) so each row carries
+dH_exact = H(after) − H(before) beside its first-order predictions (entropy_lab.sim.record).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from entropy_lab.registry import Registry
+from entropy_lab.sim import expected as exp
+from entropy_lab.sim.config import SimConfig, check_against
+from entropy_lab.sim.pipeline import resolve_pipeline, taken_logprobs
+from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
+from entropy_lab.sim.streams import Streams
+from entropy_lab.theory import predicted_entropy_change
+from entropy_lab.validation import fail
+
+OPTIMIZERS = Registry("optimizer")
+OPTIMIZERS.register("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr))
+OPTIMIZERS.register("adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
+STEPS = Registry("simulation mode")
+
+
+class SimulationError(RuntimeError):
+    """A run stopped early; ``partial`` holds the rows of the steps completed before it."""
+
+    def __init__(self, message: str, partial: pd.DataFrame):
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass
+class SimResult:
+    """``frame``: the tidy DataFrame; ``logits``: final ``[B, S, K]``; ``state``: AlgoState."""
+
+    frame: pd.DataFrame
+    logits: torch.Tensor
+    state: object
+
+
+@dataclass
+class Context:
+    """What one iteration needs besides the policy and the optimizer."""
+
+    algorithm: object
+    config: SimConfig
+    pipeline: object
+    streams: Streams
+    estimator: str | None = None
+    agg_scale: float = 1.0
+
+
+def resolve(problem, algorithm, config, overrides):
+    """Route ``overrides`` (SimConfig fields, ``problem.<key>``, else algorithm hyperparameters)
+    and build the problem, algorithm and config objects."""
+    config = SimConfig() if config is None else config
+    fields = set(SimConfig.field_names())
+    sim_kw = {k: v for k, v in overrides.items() if k in fields}
+    prob_kw = {k[len("problem."):]: v for k, v in overrides.items() if k.startswith("problem.")}
+    algo_kw = {k: v for k, v in overrides.items()
+               if k not in fields and not k.startswith("problem.")}
+    config = config.replace(**sim_kw) if sim_kw else config
+    if isinstance(problem, str):
+        from entropy_lab.problems import get_problem
+
+        problem = get_problem(problem, **prob_kw)
+    elif prob_kw:
+        raise fail("overrides", sorted(prob_kw), "problem.* keys only with a problem id")
+    if isinstance(algorithm, str):
+        from entropy_lab.algorithms import get_preset
+
+        algorithm = get_preset(algorithm, **algo_kw)
+    elif algo_kw:
+        algorithm = override_algorithm(algorithm, algo_kw)
+    return problem, algorithm, config
+
+
+def override_algorithm(algorithm, overrides: dict):
+    """An Algorithm object with overrides: fields by name, else the hyperparameter of the part
+    that accepts the key (``eps_high`` -> loss_hp) or a dotted ``part.key``."""
+    from entropy_lab.algorithms.recipe import PARTS, hp_keys, part_name
+
+    fields = {f.name for f in dataclasses.fields(algorithm)}
+    top = {("loss_name" if k == "loss" else k): v for k, v in overrides.items()
+           if k in fields or k == "loss"}
+    hps = {part: dict(getattr(algorithm, f"{part}_hp")) for part in PARTS}
+    for key, value in overrides.items():
+        if key in fields or key == "loss":
+            continue
+        part, _, leaf = key.rpartition(".")
+        owners = [p for p in PARTS if (not part or p == part)
+                  and leaf in hp_keys(p, part_name(algorithm, p))]
+        if not owners:
+            raise fail("override", key, f"a field of Algorithm {sorted(fields)} or a "
+                       f"hyperparameter of {algorithm.name!r}'s parts")
+        for p in owners:
+            hps[p][leaf] = value
+    return dataclasses.replace(algorithm, **top, **{f"{p}_hp": hps[p] for p in PARTS})
+
+
+def simulate(problem, algorithm, config: SimConfig | None = None, generator=None, **overrides):
+    """Train B tabular policies and return one row per (seed, step); see :func:`run`."""
+    return run(problem, algorithm, config, generator, **overrides).frame
+
+
+def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, pipeline=None,
+        **overrides) -> SimResult:
+    """Train ``config.seeds`` tabular policies for ``config.steps`` iterations.
+
+    Args:
+        problem: a TabularProblem or a preset id (``"tree/calibrated"``).
+        algorithm: an Algorithm or a preset name (``"grpo"``).
+        config: :class:`SimConfig` (defaults when None).
+        generator: drives initialisation, sampling and the minibatch schedule (``rng="batched"``);
+            with ``rng="per_seed"`` its initial seed is the base of the per-seed streams.
+        pipeline: a precision pipeline object (overrides ``config.precision``).
+        overrides: SimConfig fields, ``problem.<key>`` builder overrides, or algorithm
+            hyperparameters (``eps_high=0.3``), routed by name.
+    Returns:
+        :class:`SimResult`; ``frame`` has the columns listed in ``entropy_lab.sim`` and
+        ``frame.attrs`` = {"config", "algorithm", "problem", "precision"}.
+    Raises:
+        InputError: bad config or a combination the mode cannot run.
+        SimulationError: non-finite logits; ``.partial`` holds the completed rows.
+    """
+    problem, algorithm, config = resolve(problem, algorithm, config, overrides)
+    check_against(config, algorithm, problem)
+    ctx = Context(algorithm, config, pipeline or resolve_pipeline(config.precision),
+                  Streams(config, generator))
+    if config.mode == "expected":
+        ctx.estimator = exp.estimator_for(algorithm, config.geometry)
+        ctx.agg_scale = exp.aggregation_factor(algorithm, problem)
+    tasks = {"A": problem}
+    if config.switch_task_at is not None:
+        tasks["B"] = problem.with_task("B")
+    if ctx.estimator == "group_binary":
+        for prob in tasks.values():
+            exp.check_binary_rewards(prob, problem.init_logits(1))
+
+    logits = ctx.streams.init_logits(problem).to(torch.float64).requires_grad_(True)
+    optimizer = OPTIMIZERS.get(config.optimizer)([logits], config.lr)
+    before = snapshot(problem, logits, config.k)
+    state = algorithm.init_state(before.entropy)
+    rec = Recorder(ctx.streams.seed_ids, config.k)
+    rec.add({**snapshot_row(before, config.k), **_controller_values(state)}, "A")
+    step_fn = STEPS.get(config.mode)
+    for t in range(1, config.steps + 1):
+        task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
+        prob = tasks[task]
+        logits_before = logits.detach().clone()
+        values = _controller_values(state)
+        metrics = step_fn(ctx, prob, logits, optimizer, state)
+        _check_finite(logits, metrics.pop("_bad_loss", None), t, ctx.streams.seed_ids, rec)
+        after = snapshot(prob, logits, config.k)
+        state.update(after.entropy)
+        delta = logits.detach() - logits_before
+        row = {**snapshot_row(after, config.k), **update_row(before, after, logits_before, delta),
+               **values, **metrics}
+        rec.add(row, task)
+        before = after
+    frame = rec.frame()
+    frame.attrs.update(_attrs(config, algorithm, problem, ctx.pipeline))
+    return SimResult(frame, logits.detach(), state)
+
+
+def _controller_values(state) -> dict:
+    """The controller values in effect (``[B]`` copies), NaN columns for the standard ones."""
+    values = {"zeta": NAN, "eps_high": NAN, "entropy_coef": NAN}
+    for name, v in state.values().items():
+        values[name] = torch.as_tensor(v, dtype=torch.float64).detach().clone()
+    return values
+
+
+def _check_finite(logits, bad_loss, step: int, seed_ids, rec: Recorder) -> None:
+    bad_b = ~torch.isfinite(logits.detach()).all(-1).all(-1)
+    if not bool(bad_b.any()):
+        return
+    first = int(bad_b.nonzero()[0, 0])
+    n_bad = int((~torch.isfinite(logits.detach()[first])).sum())
+    cause = ""
+    if bad_loss is not None and bool(bad_loss[first]):
+        cause = "; the loss was already non-finite in this step"
+    message = (
+        f"step {step}, seed {seed_ids[first]}: non-finite logits after the update "
+        f"({n_bad} of {logits[first].numel()} entries NaN/inf; {int(bad_b.sum())} of "
+        f"{bad_b.numel()} seeds affected){cause}. Rows for steps 0..{step - 1} are in .partial"
+    )
+    raise SimulationError(message, rec.frame(upto=step - 1))
+
+
+def _token_logits(logits_bsk: torch.Tensor, states_bqt: torch.Tensor) -> torch.Tensor:
+    """logits[b, states[b, q, t], :] -> ``[B, Q, T, K]`` (differentiable gather)."""
+    b, q, t = states_bqt.shape
+    k = logits_bsk.shape[-1]
+    idx = states_bqt.reshape(b, q * t, 1).expand(b, q * t, k)
+    return logits_bsk.gather(1, idx).reshape(b, q, t, k)
+
+
+@STEPS.register("sampled")
+def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
+    """One sampled batch, E×M optimizer steps; returns the ``[B]`` metrics of the iteration."""
+    from entropy_lab.algorithms.advantages import broadcast_advantages
+
+    cfg, algo, pipe = ctx.config, ctx.algorithm, ctx.pipeline
+    n, g = cfg.n_prompts, cfg.group_size
+    with torch.no_grad():
+        z = logits.detach()
+        rollout, rewards_bng = ctx.streams.sample(problem, z, n, g)
+        rewards_bng = rewards_bng.to(torch.float64)
+        b = z.shape[0]
+        t_len = rollout.states.shape[-1]
+        mask_bngt = rollout.mask.to(torch.float64)
+        adv_bqt = broadcast_advantages(algo.advantages(rewards_bng), mask_bngt).reshape(b, -1, t_len)
+        mask_bqt = mask_bngt.reshape(b, -1, t_len)
+        states_bqt = rollout.states.reshape(b, -1, t_len).clamp(0, z.shape[1] - 1)
+        actions_bqt = rollout.actions.reshape(b, -1, t_len)
+        real = mask_bqt > 0
+        tok = _token_logits(z, states_bqt)
+        old_bqt = pipe.sampler_logprobs(tok, actions_bqt, generator=ctx.streams.shared)
+        old_bqt = torch.where(real, old_bqt, torch.zeros_like(old_bqt))
+        h_bs = problem.state_entropy(z)
+        centred_bqt = taken_logprobs(tok, actions_bqt) + h_bs.gather(1, states_bqt.reshape(b, -1)
+                                                                     ).reshape(states_bqt.shape)
+        adv_bqt = algo.shape(adv_bqt, old_bqt, mask_bqt, state,
+                             centered_logprob_bt=torch.where(real, centred_bqt, 0.0))
+        correct_bn = problem.correct(rollout, rewards_bng).sum(-1)
+    sums: dict[str, list] = {}
+    bad_loss = torch.zeros(b, dtype=torch.bool)
+    rd = pipe.ratio_dtype
+    for idx in algo.schedule(adv_bqt.shape[1], ctx.streams.shared):
+        tok = _token_logits(logits, states_bqt[:, idx])
+        logp = pipe.trainer_logprobs(tok, actions_bqt[:, idx], generator=ctx.streams.shared)
+        logp = torch.where(real[:, idx], logp, torch.zeros_like(logp))
+        loss_b, metrics = algo.loss(logp.to(rd), old_bqt[:, idx].to(rd), adv_bqt[:, idx],
+                                    mask_bqt[:, idx], state, logits=tok)
+        loss_b = loss_b.to(torch.float64)
+        optimizer.zero_grad(set_to_none=True)
+        loss_b.sum().backward()  # a sum of per-seed losses: each seed gets its own gradient
+        optimizer.step()
+        bad_loss |= ~torch.isfinite(loss_b.detach())
+        for key, value in {"loss": loss_b.detach(), **metrics}.items():
+            sums.setdefault(key, []).append(torch.as_tensor(value).detach().to(torch.float64))
+    out = {key: _combine(key, vals) for key, vals in sums.items()}
+    out["reward_mean"] = rewards_bng.mean((-2, -1))
+    out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(g, cfg.k)[correct_bn].mean(-1)
+    out["_bad_loss"] = bad_loss
+    return out
+
+
+def _combine(key: str, values: list) -> torch.Tensor:
+    """Minibatch metrics -> one value per seed: min of ``*/min``, max of ``*/max``, else mean."""
+    stacked = torch.stack(torch.broadcast_tensors(*values))
+    if key.endswith("/min"):
+        return stacked.amin(0)
+    if key.endswith("/max"):
+        return stacked.amax(0)
+    return stacked.mean(0)
+
+
+@STEPS.register("expected")
+def expected_step(ctx: Context, problem, logits, optimizer, state) -> dict:
+    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid."""
+    cfg = ctx.config
+    z = logits.detach()
+    grad = exp.EXPECTED.get(ctx.estimator)(problem, ctx.algorithm, z, cfg, ctx.agg_scale)
+    out = {"reward_mean": problem.expected_reward(z)}
+    if ctx.estimator == "exact_pg" and problem.num_states == 1 and cfg.optimizer == "sgd":
+        q_bk = problem.action_values(z)[:, 0]
+        out["dH_pred_closed"] = predicted_entropy_change(
+            z[:, 0], q_bk, cfg.lr * ctx.agg_scale, cfg.geometry)
+    optimizer.zero_grad(set_to_none=True)
+    logits.grad = grad
+    optimizer.step()
+    return out
+
+
+def _attrs(config, algorithm, problem, pipeline) -> dict:
+    return {
+        "config": config.to_dict(),
+        "algorithm": _plain(algorithm),
+        "problem": getattr(problem, "name", type(problem).__name__),
+        "precision": getattr(pipeline, "name", repr(pipeline)),
+    }
+
+
+def _plain(obj):
+    """A JSON-safe view of an algorithm (dataclass fields; other objects by name/repr)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, (torch.Tensor, np.ndarray)):
+        return np.asarray(obj).tolist()
+    return getattr(obj, "name", repr(obj))

@@ -1,0 +1,82 @@
+"""The precision hook: where the simulator's log-probs are computed, and in which dtype.
+
+Real RL trainers compute the old log-probs on a *sampler path* (the inference engine) and the new
+ones on a *trainer path* (the training forward); the importance ratio exp(logp − old_logp) is
+then formed in some dtype. A pipeline object names those three choices:
+
+    name: str
+    sampler_logprobs(logits [..., K] float64, actions [...] long, generator=None) -> [...] float64
+    trainer_logprobs(logits [..., K] float64, actions [...] long, generator=None) -> [...] float64
+    ratio_dtype: torch.dtype
+
+The simulator casts logp and old_logp to ``ratio_dtype`` before the loss and casts the loss back
+to float64. :class:`ExactPipeline` (the default) computes both paths with the same float64
+log-softmax, so on the first minibatch of a batch every ratio is exactly 1. Other pipelines live
+in ``entropy_lab.precision`` and are resolved by name with ``get_pipeline``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from entropy_lab.validation import fail
+
+
+class Pipeline(Protocol):
+    """What the simulator needs from a precision pipeline."""
+
+    name: str
+    ratio_dtype: torch.dtype
+
+    def sampler_logprobs(self, logits, actions, generator=None) -> torch.Tensor: ...
+
+    def trainer_logprobs(self, logits, actions, generator=None) -> torch.Tensor: ...
+
+
+def taken_logprobs(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """log π(a) = log_softmax(z)[a], in the logits' dtype.
+
+    Args:
+        logits: ``[..., K]``.
+        actions: ``[...]`` long, values in [0, K).
+    Returns:
+        ``[...]``.
+    """
+    logp = torch.log_softmax(logits, dim=-1)
+    return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+class ExactPipeline:
+    """Both paths are the same float64 log-softmax; ratios are formed in float64."""
+
+    name = "exact"
+    ratio_dtype = torch.float64
+
+    def sampler_logprobs(self, logits, actions, generator=None) -> torch.Tensor:
+        """``[..., K]`` float64 logits, ``[...]`` actions -> ``[...]`` float64 (no grad)."""
+        with torch.no_grad():
+            return taken_logprobs(logits, actions)
+
+    def trainer_logprobs(self, logits, actions, generator=None) -> torch.Tensor:
+        """``[..., K]`` float64 logits, ``[...]`` actions -> ``[...]`` float64, differentiable."""
+        return taken_logprobs(logits, actions)
+
+    def __repr__(self) -> str:
+        return "ExactPipeline()"
+
+
+def resolve_pipeline(precision) -> Pipeline:
+    """None -> :class:`ExactPipeline`; a name -> ``entropy_lab.precision.get_pipeline(name)``;
+    an object with the pipeline attributes is returned as is."""
+    if precision is None or precision == "exact":
+        return ExactPipeline()
+    if isinstance(precision, str):
+        from entropy_lab.precision import get_pipeline  # lazy: precision depends on more than sim
+
+        return get_pipeline(precision)
+    needed = ("sampler_logprobs", "trainer_logprobs", "ratio_dtype")
+    if all(hasattr(precision, a) for a in needed):
+        return precision
+    raise fail("precision", precision, "None, a pipeline name, or an object with " + ", ".join(needed))

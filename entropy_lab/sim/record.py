@@ -1,0 +1,132 @@
+"""Per-step measurements of a batch of tabular policies, and the tidy DataFrame they become.
+
+Every iteration t (1..steps) yields one row per seed; row 0 holds the initial policy (its update
+columns are NaN). Per-step values are kept as ``[B]`` tensors in a list and stacked once at the
+end, so recording costs no host synchronisation per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from entropy_lab.theory import first_order_entropy_change
+
+NAN = float("nan")
+# Fixed leading columns (pass@k columns are inserted after J); the rest follow in sorted order.
+CORE_COLUMNS = (
+    "entropy", "entropy_seq", "J", "dH_exact", "dH_pred", "dH_pred_state", "dH_pred_closed",
+    "clip/frac_low", "clip/frac_high", "clip/frac", "ratio/mean", "ratio/min", "ratio/max",
+    "zeta", "eps_high", "entropy_coef", "cum_entropy", "reward_mean",
+)
+
+
+@dataclass
+class Snapshot:
+    """Exact quantities of the policy ``logits [B, S, K]`` on one task.
+
+    Attributes:
+        entropy, entropy_seq, J, pass1, passk: ``[B]``.
+        grad_entropy: ``[B, S, K]`` ∂(token-averaged entropy)/∂logits (autograd; seeds separate).
+        weights: ``[B, S]`` visits_s / Σ_s visits_s (the state weights of the token average).
+    """
+
+    entropy: torch.Tensor
+    entropy_seq: torch.Tensor
+    J: torch.Tensor
+    pass1: torch.Tensor
+    passk: torch.Tensor
+    grad_entropy: torch.Tensor
+    weights: torch.Tensor
+
+
+def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
+    """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k)."""
+    z = logits.detach().requires_grad_(True)
+    with torch.enable_grad():
+        h_b = problem.entropy(z)
+        (grad,) = torch.autograd.grad(h_b.sum(), z)  # a sum of per-seed terms: seeds stay apart
+    z = z.detach()
+    with torch.no_grad():
+        v_bs = problem.visits(z)
+        weights = v_bs / v_bs.sum(-1, keepdim=True)
+        return Snapshot(
+            entropy=h_b.detach(),
+            entropy_seq=problem.sequence_entropy(z),
+            J=problem.expected_reward(z),
+            pass1=problem.pass_at_k(z, 1),
+            passk=problem.pass_at_k(z, k),
+            grad_entropy=grad,
+            weights=weights,
+        )
+
+
+def update_row(before: Snapshot, after: Snapshot, logits_before, delta_logits) -> dict:
+    """dH_exact, dH_pred (∇H·Δz) and dH_pred_state (Σ_s w_s·Theorem 1 per state), ``[B]`` each."""
+    per_state_bs = first_order_entropy_change(logits_before, delta_logits)
+    return {
+        "dH_exact": after.entropy - before.entropy,
+        "dH_pred": (before.grad_entropy * delta_logits).sum((1, 2)),
+        "dH_pred_state": (before.weights * per_state_bs).sum(-1),
+    }
+
+
+def snapshot_row(snap: Snapshot, k: int) -> dict:
+    """The exact columns of a snapshot, ``[B]`` each."""
+    row = {"entropy": snap.entropy, "entropy_seq": snap.entropy_seq, "J": snap.J,
+           "pass@1": snap.pass1}
+    row[f"pass@{k}"] = snap.passk
+    return row
+
+
+class Recorder:
+    """Collects one dict of ``[B]`` tensors per step and builds the tidy frame."""
+
+    def __init__(self, seed_ids: list[int], k: int):
+        self.seed_ids = list(seed_ids)
+        self.k = k
+        self.rows: list[dict] = []
+        self.tasks: list[str] = []
+
+    def add(self, row: dict, task: str) -> None:
+        self.rows.append(row)
+        self.tasks.append(task)
+
+    def columns(self) -> list[str]:
+        seen = {name for row in self.rows for name in row}
+        passk = ["pass@1"] + ([f"pass@{self.k}"] if self.k != 1 else [])
+        passk += [c for c in (f"pass@{self.k}_est",) if c in seen]
+        fixed = list(CORE_COLUMNS[:3]) + passk + list(CORE_COLUMNS[3:])
+        return fixed + sorted(seen - set(fixed))
+
+    def frame(self, upto: int | None = None) -> pd.DataFrame:
+        """Rows for steps 0..upto (all when None), ordered by (seed, step)."""
+        rows = self.rows if upto is None else self.rows[: upto + 1]
+        tasks = self.tasks[: len(rows)]
+        n_steps, n_seeds = len(rows), len(self.seed_ids)
+        data = {
+            "step": np.tile(np.arange(n_steps, dtype=np.int64), n_seeds),
+            "seed": np.repeat(np.asarray(self.seed_ids, dtype=np.int64), n_steps),
+            "task": np.tile(np.asarray(tasks, dtype=object), n_seeds),
+        }
+        nan_b = torch.full((n_seeds,), NAN, dtype=torch.float64)
+        for name in self.columns():
+            if name == "cum_entropy":
+                continue
+            stacked = torch.stack([
+                _as_seed_vector(row.get(name, nan_b), n_seeds) for row in rows
+            ]) if rows else torch.empty(0, n_seeds, dtype=torch.float64)
+            data[name] = stacked.T.reshape(-1).numpy()
+        ent = data["entropy"].reshape(n_seeds, n_steps)
+        cum = np.concatenate([np.zeros((n_seeds, 1)), np.cumsum(ent[:, 1:], axis=1)], axis=1)
+        data["cum_entropy"] = cum[:, :n_steps].reshape(-1)
+        order = ["step", "seed", "task"] + self.columns()
+        return pd.DataFrame(data)[order]
+
+
+def _as_seed_vector(value, n_seeds: int) -> torch.Tensor:
+    t = torch.as_tensor(value).detach().to(dtype=torch.float64, device="cpu")
+    return t.expand(n_seeds) if t.ndim == 0 else t.reshape(n_seeds)
