@@ -1,0 +1,164 @@
+"""The harness configuration: one frozen dataclass, two presets (CPU-tiny and GPU).
+
+Every field is validated in ``__post_init__`` with an error naming the field, the value and the
+allowed range. The config is saved (as JSON) beside the results of every run, and a resumed run
+must present the same config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from entropy_lab.registry import Registry
+from entropy_lab.validation import InputError, check_choice, check_number, fail
+
+PRESETS: Registry = Registry("harness preset")
+PRECISIONS = ("bf16", "fp16", "fp32", "fp32-logprobs")
+SAMPLER_PATHS = ("kv-cache", "full")
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """One harness run (pretraining + RL, optionally a second RL phase on another task)."""
+
+    task: str = "digitsum"
+    """Task trained in RL phase 1 (``tasks.TASKS``)."""
+    algo: str = "grpo"
+    """Algorithm preset name (``entropy_lab.algorithms.preset_names()``)."""
+    algo_overrides: tuple[tuple[str, object], ...] = ()
+    """Extra ``get_preset`` overrides as (key, value) pairs, e.g. (("eps_high", 0.3),)."""
+    precision: str = "fp32"
+    """bf16 | fp16 (with loss scaling) | fp32 | fp32-logprobs (bf16 forward, fp32 log-softmax)."""
+    steps: int = 4
+    """RL steps in phase 1."""
+    phase2_task: str | None = None
+    """If set, a second RL phase on this task starts from the phase-1 policy (adapter merged)."""
+    phase2_steps: int = 0
+    """RL steps in phase 2."""
+    size: int = 1
+    """The model-size dial: hidden 64·size, 2·size layers, 2·size heads (random-init Llama)."""
+    model_path: str | None = None
+    """A local causal-LM checkpoint to use instead of the pretrained random-init model."""
+    answer_len: int = 3
+    """Answer digits L of every task."""
+    modulus: int = 5
+    """Modulus m of ``digitsum``."""
+    prompts_per_step: int = 4
+    """N prompts per RL step."""
+    group_size: int = 8
+    """G samples per prompt (GRPO group)."""
+    lr: float = 2e-3
+    """Adam learning rate of the LoRA parameters."""
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
+                                     "gate_proj", "up_proj", "down_proj")
+    """Module names that receive LoRA adapters (base weights stay frozen)."""
+    pretrain_steps: int = 300
+    """SFT steps on the teacher distribution (0: use the random init as is)."""
+    pretrain_batch: int = 128
+    pretrain_lr: float = 3e-3
+    skew: float = 0.5
+    """Teacher digit preference p(d) ∝ exp(−skew·rank(d)): larger = more peaked."""
+    error_rate: float = 0.4
+    """Teacher error rate at each constrained answer position."""
+    sampler_path: str = "kv-cache"
+    """kv-cache: incremental sampler log-probs; full: recompute them with the trainer forward."""
+    pass_k: int = 4
+    """k of the logged unbiased pass@k (k <= group_size)."""
+    eval_seqs: int = 16
+    """Sequences in the fixed Theorem 1 evaluation batch (their prefixes are evaluated)."""
+    theorem1_every: int = 1
+    """Measure predicted vs measured ΔH every this many steps (0: never)."""
+    exact_every: int = 1
+    """Exact pass@1/pass@k by enumerating the correct set every this many steps (0: never)."""
+    checkpoint_every: int = 1
+    seed: int = 0
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N."""
+    cache_dir: str | None = None
+    """Where pretrained checkpoints are cached (default: ``<checkout or cwd>/cache/harness``)."""
+
+    def __post_init__(self):
+        from entropy_lab.harness.tasks import TASKS
+
+        check_choice("task", self.task, TASKS.names())
+        if self.phase2_task is not None:
+            check_choice("phase2_task", self.phase2_task, TASKS.names())
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("sampler_path", self.sampler_path, SAMPLER_PATHS)
+        for name in ("steps", "phase2_steps", "pretrain_steps", "theorem1_every", "exact_every",
+                     "seed"):
+            check_number(name, getattr(self, name), lo=0, integer=True)
+        for name in ("size", "answer_len", "prompts_per_step", "group_size", "lora_rank",
+                     "pretrain_batch", "eval_seqs", "checkpoint_every"):
+            check_number(name, getattr(self, name), lo=1, integer=True)
+        check_number("answer_len", self.answer_len, hi=6, integer=True)
+        check_number("modulus", self.modulus, lo=2, hi=10, integer=True)
+        check_number("pass_k", self.pass_k, lo=1, hi=self.group_size, integer=True)
+        for name in ("lr", "pretrain_lr", "lora_alpha"):
+            check_number(name, getattr(self, name), lo=0, lo_open=True)
+        check_number("skew", self.skew, lo=0)
+        check_number("error_rate", self.error_rate, lo=0, hi=1)
+        if not self.lora_targets or not all(isinstance(t, str) for t in self.lora_targets):
+            raise fail("lora_targets", self.lora_targets, "a non-empty tuple of module names")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise fail("device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.phase2_task is not None and self.phase2_task == self.task:
+            raise fail("phase2_task", self.phase2_task, f"a task other than task={self.task!r}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["algo_overrides"] = [list(kv) for kv in self.algo_overrides]
+        d["lora_targets"] = list(self.lora_targets)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HarnessConfig:
+        d = dict(d)
+        d["algo_overrides"] = tuple(tuple(kv) for kv in d.get("algo_overrides", ()))
+        d["lora_targets"] = tuple(d.get("lora_targets", cls.lora_targets))
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise InputError(f"unknown harness config keys {unknown}")
+        return cls(**d)
+
+    def digest(self, keys: tuple[str, ...]) -> str:
+        """A short hash of the chosen fields (used to key cached checkpoints)."""
+        sub = {k: self.to_dict()[k] for k in keys}
+        return hashlib.sha256(json.dumps(sub, sort_keys=True).encode()).hexdigest()[:16]
+
+
+PRESETS.register("cpu-tiny", {})
+PRESETS.register("gpu", {
+    "size": 6, "answer_len": 4, "prompts_per_step": 64, "group_size": 16, "lr": 1e-3,
+    "lora_rank": 16, "lora_alpha": 32.0, "pretrain_steps": 1500, "pretrain_batch": 512,
+    "pretrain_lr": 1e-3, "pass_k": 8, "eval_seqs": 64, "theorem1_every": 5, "exact_every": 5,
+    "checkpoint_every": 10,
+})
+
+
+def default_preset() -> str:
+    """``gpu`` when CUDA is available, else ``cpu-tiny``."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu-tiny"
+
+
+def make_config(preset: str | None = None, **overrides) -> HarnessConfig:
+    """A config from a preset (default: :func:`default_preset`) with field overrides.
+
+    Raises:
+        InputError: an unknown field, or a field outside its range.
+    """
+    preset = preset or default_preset()
+    values = dict(PRESETS.get(preset))
+    known = {f.name for f in dataclasses.fields(HarnessConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise InputError(f"unknown harness settings {unknown}; choose from {sorted(known)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return HarnessConfig(**values)

@@ -1,0 +1,120 @@
+"""The transformer policy's two paths to the same log-probs.
+
+- Sampler path (:func:`sample`): incremental decoding with a KV cache, one token at a time, as an
+  inference engine does; it records the log-prob of each sampled token and the exact token
+  entropy H(π(·|prefix)) over the whole vocabulary at each generated position.
+- Trainer path (:func:`trainer_logits`, :func:`trainer_logprobs`): one full forward over prompt +
+  response, differentiable, as the trainer does.
+
+Both run under the precision mode's autocast and log-softmax dtype. With ``sampler_path="full"``
+the rollout's log-probs are recomputed by the trainer path, so at the start of a step the
+sampler/trainer ratio is exactly 1 in any dtype; with the KV-cache path it differs from 1 by
+whatever the two computations disagree on (mechanism (e) of SCIENCE.md, Theorem 3).
+
+Responses have a fixed length T = L + 1; everything after the first EOS is PAD and masked out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from entropy_lab.harness.model import PrecisionMode
+from entropy_lab.harness.tasks import EOS, PAD
+from entropy_lab.theory import entropy
+
+
+@dataclass
+class Rollout:
+    """One batch of sampled responses (B = N·G sequences, grouped prompt-major)."""
+
+    prompt_bp: torch.Tensor
+    """Prompt tokens [B, P]."""
+    tokens_bt: torch.Tensor
+    """Response tokens [B, T] (PAD after the first EOS)."""
+    mask_bt: torch.Tensor
+    """1.0 on response tokens up to and including the first EOS, float32 [B, T]."""
+    old_logp_bt: torch.Tensor
+    """Sampler-path log-prob of each token, float32 [B, T]."""
+    entropy_bt: torch.Tensor
+    """Exact token entropy of the sampler distribution at each position, float64 [B, T]."""
+
+
+def response_mask(tokens_bt: torch.Tensor) -> torch.Tensor:
+    """1.0 up to and including the first EOS: LongTensor [B, T] -> float32 [B, T]."""
+    is_eos = (tokens_bt == EOS).to(torch.int64)
+    before = torch.cumsum(is_eos, dim=1) - is_eos  # EOS tokens strictly before t
+    return (before == 0).to(torch.float32)
+
+
+@torch.no_grad()
+def sample(model, prompt_bp: torch.Tensor, length: int, mode: PrecisionMode,
+           generator: torch.Generator) -> Rollout:
+    """Sampler path: decode ``length`` tokens with a KV cache at temperature 1.
+
+    Args:
+        prompt_bp: prompt tokens [B, P] on the model's device.
+        generator: a generator on the model's device (the only randomness).
+    """
+    from transformers import DynamicCache
+
+    device = prompt_bp.device
+    cache = DynamicCache(config=model.config)
+    ids = prompt_bp
+    toks, logps, ents = [], [], []
+    done_b = torch.zeros(prompt_bp.shape[0], dtype=torch.bool, device=device)
+    for _ in range(length):
+        with mode.autocast(device):
+            logits_bv = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1]
+        probs = torch.softmax(logits_bv.float(), dim=-1)
+        nxt_b = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        nxt_b = torch.where(done_b, torch.full_like(nxt_b, PAD), nxt_b)
+        toks.append(nxt_b)
+        logps.append(mode.log_probs(logits_bv[:, None], nxt_b[:, None])[:, 0])
+        ents.append(entropy(logits_bv.to(torch.float64)))
+        done_b |= nxt_b == EOS
+        ids = nxt_b[:, None]
+    tokens_bt = torch.stack(toks, dim=1)
+    mask_bt = response_mask(tokens_bt)
+    return Rollout(prompt_bp, tokens_bt, mask_bt, torch.stack(logps, 1) * mask_bt,
+                   torch.stack(ents, 1) * mask_bt.to(torch.float64))
+
+
+def trainer_logits(model, prompt_bp: torch.Tensor, tokens_bt: torch.Tensor,
+                   mode: PrecisionMode | None) -> torch.Tensor:
+    """Trainer path: logits predicting each response token, [B, T, V] (compute dtype).
+
+    One full forward over prompt + response[:-1]; ``mode=None`` runs in plain fp32.
+    """
+    ids = torch.cat([prompt_bp, tokens_bt[:, :-1]], dim=1)
+    p = prompt_bp.shape[1]
+    ctx = mode.autocast(ids.device) if mode is not None else torch.autocast(
+        ids.device.type, enabled=False)
+    with ctx:
+        return model(input_ids=ids).logits[:, p - 1:]
+
+
+def trainer_logprobs(model, rollout: Rollout, mode: PrecisionMode,
+                     index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trainer-path log-probs of the rollout's tokens (rows ``index``, default all).
+
+    Returns:
+        (logp [B, T] float32 masked to 0 outside the response, logits [B, T, V] in the mode's
+        log-prob dtype, for losses that need the full distribution).
+    """
+    prompt, tokens = rollout.prompt_bp, rollout.tokens_bt
+    mask = rollout.mask_bt
+    if index is not None:
+        prompt, tokens, mask = prompt[index], tokens[index], mask[index]
+    logits_btv = trainer_logits(model, prompt, tokens, mode)
+    logp_bt = mode.log_probs(logits_btv, tokens) * mask
+    return logp_bt, logits_btv.to(mode.logp_dtype)
+
+
+def recompute_old_logp(model, rollout: Rollout, mode: PrecisionMode) -> Rollout:
+    """The ``full`` sampler path: replace the sampler log-probs by the trainer path's."""
+    with torch.no_grad():
+        logp_bt, _ = trainer_logprobs(model, rollout, mode)
+    rollout.old_logp_bt = logp_bt
+    return rollout
