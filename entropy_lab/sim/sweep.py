@@ -49,7 +49,7 @@ class LocalBackend:
 
 def expand_grid(grid) -> list[dict]:
     """A dict of lists -> its Cartesian product; a list of dicts -> itself."""
-    if isinstance(grid, Mapping):
+    if isinstance(grid, Mapping) and grid:
         for key, values in grid.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise fail(f"grid[{key!r}]", values, "a non-empty list of values")
