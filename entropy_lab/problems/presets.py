@@ -162,16 +162,18 @@ def build_bandit(
 
     Initial numbers (defaults; ``describe``):
 
-    ============================  ======  =======  =======  =======
-    id                            H       pass@1   pass@8   pass@64
-    ============================  ======  =======  =======  =======
-    bandit/calibrated             1.66    0.686    1.000    1.000
-    bandit/uncorrelated           1.57    0.500    0.996    1.000
-    bandit/anti                   1.66    0.0223   0.165    0.764
-    bandit64/calibrated           3.58    0.354    0.970    1.000
-    bandit64/uncorrelated         3.57    0.500    0.996    1.000
-    bandit64/anti                 3.58    0.0055   0.043    0.296
-    ============================  ======  =======  =======  =======
+    =====================  =====  =======  =======  =======
+    id                     H      pass@1   pass@8   pass@64
+    =====================  =====  =======  =======  =======
+    bandit/calibrated      1.515  0.688    1.000    1.000
+    bandit/uncorrelated    1.446  0.500    0.996    1.000
+    bandit/anti            1.515  0.0223   0.165    0.764
+    bandit64/calibrated    3.669  0.405    0.984    1.000
+    bandit64/uncorrelated  3.658  0.500    0.996    1.000
+    bandit64/anti          3.669  0.0116   0.0889   0.525
+    =====================  =====  =======  =======  =======
+
+    (J = pass@1: rewards are binary.)
     """
     _check_common(mode, task, seed)
     _check_bandit_sizes(num_arms, num_correct, skew)
@@ -203,9 +205,9 @@ def build_cbandit(
     permutation (construction ``seed``), so contexts prefer different arms; task B as for the
     bandit, per context.
 
-    Initial numbers (defaults): calibrated H 1.66, pass@1 0.686, pass@8 1.000;
-    uncorrelated H 1.57, pass@1 0.500, pass@8 0.996; anti H 1.66, pass@1 0.0223, pass@8 0.165,
-    pass@64 0.764 (every context has the same profile, hence the bandit's numbers).
+    Initial numbers (defaults): every context has the bandit's logit profile, hence the
+    ``bandit/<mode>`` numbers: calibrated H 1.515, pass@1 0.688; uncorrelated H 1.446, pass@1
+    0.500; anti H 1.515, pass@1 0.0223, pass@8 0.165, pass@64 0.764.
     """
     _check_common(mode, task, seed)
     check_count("num_contexts", num_contexts)
@@ -276,21 +278,30 @@ def build_tree(
     ``num_correct`` distinct sequences (uniformly drawn with the construction ``seed``) have
     reward 1, all others 0. Initial logits: N(0, ``noise``²) at every prefix (a skewed,
     LLM-like distribution); then every (prefix, token) pair on the path to a correct sequence
-    gets + ``bonus`` (calibrated) or − ``bonus`` (anti), or (uncorrelated) the logit at which
-    its centred log-prob L is 0, so that Cov_π(log π, Q) = Σ_a π_a L_a Q_a = 0 exactly at every
-    prefix (off-path tokens have Q = 0). The vanilla-geometry covariance E_π[π L (Q − V)] is not
-    zero there. Task B keeps the first half of the correct sequences and replaces the others by
-    fresh draws (partly overlapping); the initial logits stay those of task A.
+    is set to c₀ + ``bonus`` (calibrated), c₀ (uncorrelated) or c₀ − ``bonus`` (anti), where c₀
+    is the logit at which its centred log-prob L is 0. As c₀ is the only sign change of L(c),
+    the on-path tokens then have L > 0, L = 0 or L < 0, and since off-path tokens have Q = 0,
+    Cov_π(log π, Q) = Σ_a π_a L_a Q_a is > 0, exactly 0 or < 0 at every prefix on a correct path
+    (and 0 elsewhere; a prefix whose every token is on a path keeps its noise logits). The
+    vanilla-geometry covariance E_π[π L (Q − V)] of the uncorrelated preset is not zero.
+    Task B keeps the first half of the correct sequences and replaces the others by fresh
+    draws (partly overlapping); the initial logits stay those of task A.
 
     Initial numbers (defaults; ``describe``):
 
-    ===================  ======  =========  =========  =========
-    id                   H       pass@1     pass@8     pass@64
-    ===================  ======  =========  =========  =========
-    tree/calibrated      1.19    0.163      0.725      0.999
-    tree/uncorrelated    1.37    3.2e-4     2.6e-3     0.020
-    tree/anti            1.38    2.2e-6     1.8e-5     1.4e-4
-    ===================  ======  =========  =========  =========
+    ====================  =====  ======  =======  =======  =======
+    id                    H      seq H   pass@1   pass@8   pass@64
+    ====================  =====  ======  =======  =======  =======
+    tree/calibrated       1.443  7.213   0.0987   0.565    0.999
+    tree/uncorrelated     1.555  7.776   2.2e-3   0.0172   0.130
+    tree/anti             1.486  7.432   6.2e-6   4.9e-5   3.9e-4
+    tree8x6/calibrated    1.675  10.048  0.0261   0.191    0.816
+    tree8x6/uncorrelated  1.770  10.618  1.3e-4   1.1e-3   8.4e-3
+    tree8x6/anti          1.721  10.325  7.2e-8   5.8e-7   4.6e-6
+    ====================  =====  ======  =======  =======  =======
+
+    H is the token-averaged entropy (= seq H / T). Anti-calibrated trees almost never produce a
+    correct sequence: on-path tokens are below typical probability at all T levels.
     """
     _check_common(mode, task, seed)
     check_count("vocab_size", vocab_size, lo=2)
@@ -342,19 +353,21 @@ def build_mdp(
     way round (disjoint). H = ``horizon`` actions, γ = ``discount``.
 
     Initial logits: N(0, ``noise``²) per (state, action); calibrated adds + ``bonus`` to "right"
-    (the rewarded direction under task A), anti adds + ``bonus`` to "left" and "quit"; the
+    (the rewarded direction under task A), anti adds + ``bonus`` to "left"; the
     uncorrelated logits are the noise alone (independent of the reward, so the correlation is
     zero only on average over constructions, not exactly).
 
     Initial numbers (defaults; ``describe``):
 
-    ===================  ======  =======  =======  =======
-    id                   H       pass@1   pass@8   pass@64
-    ===================  ======  =======  =======  =======
-    mdp/calibrated       0.95    0.676    1.000    1.000
-    mdp/uncorrelated     1.31    0.135    0.687    1.000
-    mdp/anti             0.99    0.0008   0.006    0.050
-    ===================  ======  =======  =======  =======
+    ================  =====  =====  =======  =======  =======
+    id                H      seq H  pass@1   pass@8   pass@64
+    ================  =====  =====  =======  =======  =======
+    mdp/calibrated    1.007  4.413  0.369    0.925    1.000
+    mdp/uncorrelated  1.317  4.337  0.0342   0.235    0.753
+    mdp/anti          1.135  4.520  3.6e-3   0.0284   0.199
+    ================  =====  =====  =======  =======  =======
+
+    (J = pass@1 with γ = 1: reward 1 exactly on entering the goal.)
     """
     _check_common(mode, task, seed)
     check_count("length", length, lo=2)
@@ -390,7 +403,7 @@ def build_mdp(
     if mode == "calibrated":
         logits[:, 0] += bonus
     elif mode == "anti":
-        logits[:, 1:4:2] += bonus
+        logits[:, 1] += bonus
     return TabularMDP(
         p, rewards, horizon, initial, discount=discount, terminal=terminal, goal=goal,
         init_logits=logits, init_noise=init_noise,

@@ -184,18 +184,22 @@ class TokenTree(TabularProblem):
         ks = [check_count("k", k) for k in ks]
         logp_bsk = torch.log_softmax(self.check_logits(logits), dim=-1)
         p_bsk = logp_bsk.exp()
+        b = p_bsk.shape[0]
         reach = self._reach(p_bsk)
         visits_bs = torch.cat(reach[:-1], dim=1)
-        h_bs = -(p_bsk * logp_bsk).sum(-1)
-        seq_h = (visits_bs * h_bs).sum(-1)
-        q_bsk = torch.cat(self._q_levels(p_bsk, self.leaf_rewards), dim=1)
-        v_bs1 = (p_bsk * q_bsk).sum(-1, keepdim=True)
+        seq_h = -torch.einsum("bs,bsk,bsk->b", visits_bs, p_bsk, logp_bsk)
+        q_levels = self._q_levels(p_bsk, self.leaf_rewards)
+        # V at a level-t prefix is Q of its parent at level t − 1: only the root needs a sum.
+        root_v = (p_bsk[:, :1] * q_levels[0]).sum(-1)
+        v_bs = torch.cat([root_v] + [q.reshape(b, -1) for q in q_levels[:-1]], dim=1)
+        grad = torch.cat(q_levels, dim=1).sub_(v_bs[..., None]).mul_(p_bsk)
+        grad.mul_(visits_bs[..., None])
         p_correct = reach[-1] @ self.leaf_correct.to(p_bsk.dtype)
         out = {
             "entropy": seq_h / visits_bs.sum(-1),
             "sequence_entropy": seq_h,
-            "J": v_bs1[:, 0, 0],
-            "grad_J": visits_bs[..., None] * p_bsk * (q_bsk - v_bs1),
+            "J": root_v[:, 0],
+            "grad_J": grad,
         }
         for k in ks:
             out[f"pass@{k}"] = 1.0 - torch.exp(k * torch.log1p(-p_correct.clamp(max=1.0)))
