@@ -68,6 +68,7 @@ def test_shapes_dtype_and_metrics(name, dtype):
         assert v.shape == (R,), key
         assert torch.isfinite(v).all(), key
         assert not v.requires_grad, key
+        assert v.dtype == (torch.float64 if dtype == torch.float64 else torch.float32), key
     assert torch.isfinite(g_logp).all()
     if get_loss(name).needs_logits:
         assert torch.isfinite(g_logits).all()

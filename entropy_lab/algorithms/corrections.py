@@ -91,8 +91,8 @@ def tis(
         ppo_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
         loss_bt = w * ppo_bt
         metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["tis/weight_mean"] = extra_mean(w, m)
-    metrics["tis/frac_capped"] = extra_mean(raw > cap, m)
+    metrics["tis/weight_mean"] = extra_mean(w, m, logp_bt.dtype)
+    metrics["tis/frac_capped"] = extra_mean(raw > cap, m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics
 
 
@@ -133,5 +133,5 @@ def icepop(
     ppo_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
     loss_bt = torch.where(outside, torch.zeros_like(ppo_bt), ppo_bt)
     metrics = ratio_metrics(logr, m, ev["low"] & ~outside, ev["high"] & ~outside)
-    metrics["icepop/frac_masked"] = extra_mean(outside, m)
+    metrics["icepop/frac_masked"] = extra_mean(outside, m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics

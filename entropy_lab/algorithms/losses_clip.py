@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from entropy_lab.algorithms._tensors import hp_param, log_ratio_limit, masked_extreme
+from entropy_lab.algorithms._tensors import hp_param, log_ratio_limit, masked_extreme, metric_dtype
 from entropy_lab.algorithms.aggregation import aggregate
 from entropy_lab.algorithms.losses_common import (
     clip_band,
@@ -85,7 +85,7 @@ def ppo(
     logr = log_ratio(logp_bt, old_bt)
     loss_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
     metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m)
+    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics
 
 
@@ -129,8 +129,8 @@ def gspo(
     loss_bt = torch.maximum(-adv_bt * s_bt, -adv_bt * torch.maximum(torch.minimum(s_bt, hi), lo))
     metrics = ratio_metrics(logr, m, (adv_bt < 0) & (s_bt < lo), (adv_bt > 0) & (s_bt > hi))
     rows = n_t > 0
-    seq_r = seq_logr.detach().float().exp()
-    metrics["gspo/seq_ratio_mean"] = extra_mean(seq_r, rows)
+    seq_r = seq_logr.detach().to(metric_dtype(logp_bt.dtype)).exp()
+    metrics["gspo/seq_ratio_mean"] = extra_mean(seq_r, rows, logp_bt.dtype)
     metrics["gspo/seq_ratio_min"] = masked_extreme(seq_r, rows, largest=False)
     metrics["gspo/seq_ratio_max"] = masked_extreme(seq_r, rows, largest=True)
     return aggregate(loss_bt, m, agg, agg_norm), metrics
@@ -170,5 +170,5 @@ def cispo(
     w = torch.maximum(torch.minimum(r, hi), lo)
     loss_bt = -w * adv_bt * logp_bt
     metrics = ratio_metrics(logr, m, r < lo, r > hi)
-    metrics["cispo/weight_mean"] = extra_mean(w, m)
+    metrics["cispo/weight_mean"] = extra_mean(w, m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics

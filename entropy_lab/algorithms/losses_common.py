@@ -132,7 +132,6 @@ def ratio_metrics(
     }
 
 
-def extra_mean(x_bt: torch.Tensor, mask_bt: torch.Tensor) -> torch.Tensor:
-    """A detached masked mean in the metric dtype (for a loss's own extras)."""
-    dt = metric_dtype(x_bt.dtype if x_bt.is_floating_point() else torch.float32)
-    return masked_mean(x_bt.detach().to(dt), mask_bt)
+def extra_mean(x_bt: torch.Tensor, mask_bt: torch.Tensor, like: torch.dtype) -> torch.Tensor:
+    """A detached masked mean in the metric dtype of input dtype ``like`` (a loss's extras)."""
+    return masked_mean(x_bt.detach().to(metric_dtype(like)), mask_bt)

@@ -129,9 +129,9 @@ def clip_cov(
     selected = eligible & (_rank_flat(keys, descending=False) < k[..., None, None])
     loss_bt = torch.where(selected, torch.zeros_like(loss_bt), loss_bt)
     metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["cov/frac_selected"] = extra_mean(selected, m)
-    metrics["cov/frac_window"] = extra_mean(window, m)
-    metrics["cov/mean"] = extra_mean(cov, m)
+    metrics["cov/frac_selected"] = extra_mean(selected, m, logp_bt.dtype)
+    metrics["cov/frac_window"] = extra_mean(window, m, logp_bt.dtype)
+    metrics["cov/mean"] = extra_mean(cov, m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics
 
 
@@ -174,7 +174,7 @@ def kl_cov(
     loss_bt = -adv_bt * logr.exp() + torch.where(selected, kl_coef * abs_kl,
                                                  torch.zeros_like(abs_kl))
     metrics = ratio_metrics(logr, m)
-    metrics["cov/frac_selected"] = extra_mean(selected, m)
-    metrics["cov/mean"] = extra_mean(cov, m)
-    metrics["kl/abs"] = extra_mean(abs_kl, m)
+    metrics["cov/frac_selected"] = extra_mean(selected, m, logp_bt.dtype)
+    metrics["cov/mean"] = extra_mean(cov, m, logp_bt.dtype)
+    metrics["kl/abs"] = extra_mean(abs_kl, m, logp_bt.dtype)
     return aggregate(loss_bt, m, agg, agg_norm), metrics

@@ -74,8 +74,8 @@ def entropy_bonus(
     pg_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
     h_bt = token_entropy(logits.to(logp_bt.dtype), m)
     metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m)
-    metrics["entropy/mean"] = extra_mean(h_bt, m)
+    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m, logp_bt.dtype)
+    metrics["entropy/mean"] = extra_mean(h_bt, m, logp_bt.dtype)
     h_mean = metrics["entropy/mean"]
     coef_r = coef.detach().to(h_mean.dtype)
     metrics["entropy/coef"] = (coef_r[..., 0, 0] if coef_r.ndim else coef_r).expand_as(h_mean)

@@ -207,14 +207,14 @@ class Algorithm:
 
         Each epoch draws a fresh permutation from ``generator`` (None: the identity order) and
         splits it into ``minibatches`` near-equal contiguous chunks (``torch.tensor_split``).
-        One set containing every index = strictly on-policy.
+        Strictly on-policy (1 × 1): one set, every index in order, no random draw.
         """
         check_positive_int("num_seqs", num_seqs)
         if num_seqs < self.minibatches:
             raise fail("num_seqs", num_seqs, f">= minibatches ({self.minibatches})")
         sets = []
         for _ in range(self.epochs):
-            if generator is None:
+            if generator is None or self.on_policy:
                 order = torch.arange(num_seqs)
             else:
                 order = torch.randperm(num_seqs, generator=generator, device=generator.device)
