@@ -34,7 +34,7 @@ def expect(p, x):
     return (p * x).sum(-1)
 
 
-# --------------------------------------------------------------------------- entropy, L, ∂H/∂z
+# --- entropy, L, ∂H/∂z
 
 
 @pytest.mark.parametrize("shape", BATCH_SHAPES)
@@ -45,7 +45,8 @@ def test_entropy_and_centred_logprob_match_definitions(shape, gen):
     torch.testing.assert_close(th.entropy(z), h_ref, rtol=1e-13, atol=1e-14)
     torch.testing.assert_close(th.centered_logprob(z), p.log() + h_ref[..., None])
     # L is centred under π.
-    torch.testing.assert_close(expect(p, th.centered_logprob(z)), torch.zeros(shape[:-1], dtype=F64))
+    zeros = torch.zeros(shape[:-1], dtype=F64)
+    torch.testing.assert_close(expect(p, th.centered_logprob(z)), zeros)
 
 
 @pytest.mark.parametrize("shape", BATCH_SHAPES)
@@ -76,7 +77,7 @@ def test_entropy_of_known_distributions():
     torch.testing.assert_close(th.entropy_grad(uniform), torch.zeros(k, dtype=F64))
 
 
-# --------------------------------------------------------------------------- ΔH to first/second order
+# --- ΔH to first/second order
 
 
 @pytest.mark.parametrize("shape", BATCH_SHAPES)
@@ -137,7 +138,7 @@ def test_constant_logit_shift_changes_nothing(gen):
     torch.testing.assert_close(th.exact_entropy_change(z, shift), torch.zeros(4, dtype=F64))
 
 
-# --------------------------------------------------------------------------- policy-gradient closed forms
+# --- policy-gradient closed forms
 
 
 @pytest.mark.parametrize("shape", BATCH_SHAPES)
@@ -212,7 +213,7 @@ def test_beta_star_is_zero_for_uniform_policy():
         assert torch.equal(th.repo_beta_star(z, adv, geometry), torch.zeros(3, dtype=F64))
 
 
-# --------------------------------------------------------------------------- dtypes
+# --- dtypes
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -238,7 +239,7 @@ def test_dtype_is_kept_and_float32_agrees_with_float64(dtype, gen):
         torch.testing.assert_close(got.to(F64), ref, **tol)
 
 
-# --------------------------------------------------------------------------- bad input
+# --- bad input
 
 Z = torch.zeros(2, 3, dtype=F64)
 A = torch.ones(2, 3, dtype=F64)

@@ -12,7 +12,8 @@ and Theorem 1 (SCIENCE.md; Petrenko et al. 2026, Cui et al. 2025) gives the firs
     natural:  ΔH ≈ −η·Cov_π(log π, A) = −η·E_π[L·A_c]
 
 with L = log π + H. The vanilla covariance needs the *centred* advantage (Cui et al.'s A is
-Q − V): π·A is not shift invariant, so Cov_π(log π, π·A) with raw rewards is another number. REPO replaces A by A − β·L; the β that zeroes the first-order change is
+Q − V): π·A is not shift invariant, so Cov_π(log π, π·A) with raw rewards is another number.
+REPO replaces A by A − β·L; the β that zeroes the first-order change is
 
     vanilla:  β* = E_π[π·L·A_c] / E_π[π·L²]
     natural:  β* = E_π[L·A_c]   / E_π[L²]
@@ -22,22 +23,27 @@ from __future__ import annotations
 
 import torch
 
+from entropy_lab.registry import Registry
 from entropy_lab.theory.entropy import LOGITS_AXES, _check_logits, centered_logprob
-from entropy_lab.validation import check_choice, check_number, check_same_shape, check_tensor
+from entropy_lab.validation import check_number, check_same_shape, check_tensor
 
-GEOMETRIES = ("vanilla", "natural")
+# A geometry maps π to the per-action weight w of the step Δz = η·w·A_c.
+STEP_WEIGHTS: Registry = Registry("geometry")
+STEP_WEIGHTS.register("vanilla", lambda p: p)
+STEP_WEIGHTS.register("natural", torch.ones_like)
+GEOMETRIES = tuple(STEP_WEIGHTS.names())
 
 
 def _prepare(logits, advantages, geometry, lr=None):
     _check_logits(logits)
     check_tensor("advantages", advantages, min_ndim=1, axes=LOGITS_AXES)
     check_same_shape(("logits", "advantages"), (logits, advantages))
-    check_choice("geometry", geometry, GEOMETRIES)
+    weight_fn = STEP_WEIGHTS.get(geometry)
     if lr is not None:
         check_number("lr", lr, lo=0.0)
     p = torch.softmax(logits, dim=-1)
     adv_c = advantages - (p * advantages).sum(-1, keepdim=True)
-    return p, adv_c
+    return p, adv_c, weight_fn(p)
 
 
 def pg_logit_step(
@@ -53,8 +59,8 @@ def pg_logit_step(
     Returns:
         ``[..., K]`` the logit step Δz.
     """
-    p, adv_c = _prepare(logits, advantages, geometry, lr)
-    return lr * (p * adv_c if geometry == "vanilla" else adv_c)
+    _, adv_c, weight = _prepare(logits, advantages, geometry, lr)
+    return lr * weight * adv_c
 
 
 def predicted_entropy_change(
@@ -70,10 +76,9 @@ def predicted_entropy_change(
     Returns:
         ``[...]`` predicted first-order ΔH.
     """
-    p, adv_c = _prepare(logits, advantages, geometry, lr)
+    p, adv_c, weight = _prepare(logits, advantages, geometry, lr)
     centred = centered_logprob(logits)
-    weight = p * p if geometry == "vanilla" else p
-    return -lr * (weight * adv_c * centred).sum(-1)
+    return -lr * (p * weight * adv_c * centred).sum(-1)
 
 
 def repo_beta_star(
@@ -91,11 +96,10 @@ def repo_beta_star(
     Returns:
         ``[...]``.
     """
-    p, adv_c = _prepare(logits, advantages, geometry)
+    p, adv_c, weight = _prepare(logits, advantages, geometry)
     centred = centered_logprob(logits)
-    weight = p * p if geometry == "vanilla" else p
-    num = (weight * centred * adv_c).sum(-1)
-    den = (weight * centred * centred).sum(-1)
+    num = (p * weight * centred * adv_c).sum(-1)
+    den = (p * weight * centred * centred).sum(-1)
     safe = den > 0
     return torch.where(
         safe, num / torch.where(safe, den, torch.ones_like(den)), torch.zeros_like(num)
