@@ -8,7 +8,6 @@ import torch
 
 from entropy_lab.problems import get_problem
 from entropy_lab.sim import ExactPipeline, SimConfig, SimulationError, run, simulate
-from entropy_lab.sim.pipeline import taken_logprobs
 from entropy_lab.theory import entropy, pg_logit_step
 
 COLUMNS = [
@@ -252,17 +251,37 @@ def test_non_finite_logits_stop_with_step_seed_and_partial_rows():
     assert np.isfinite(partial.entropy).all()
 
 
-def test_token_logits_gather_matches_problem_logprobs():
-    """The simulator's per-token gather agrees with the problem's own logprobs."""
-    from entropy_lab.sim.loop import _token_logits
+@pytest.mark.parametrize("pid", ["tree/calibrated", "mdp/calibrated", "cbandit/calibrated"])
+def test_both_token_paths_match_the_problems_own_logprobs(pid):
+    """Per-state table + gather and per-token gather + pipeline give the problem's log π(a|s)
+    and the same centred log-prob log π + H(s), on every sampled token."""
+    from entropy_lab.sim.tokens import TokenBatch
 
-    prob = get_problem("tree/calibrated")
-    z = prob.init_logits(2) + 0.1 * torch.randn(2, prob.num_states, prob.num_actions,
-                                               generator=torch.Generator().manual_seed(0),
-                                               dtype=torch.float64)
-    ro = prob.sample(z, 2, 3, torch.Generator().manual_seed(1))
+    prob = get_problem(pid)
+    gen = torch.Generator().manual_seed(0)
+    z = prob.init_logits(2) + 0.3 * torch.randn(2, prob.num_states, prob.num_actions,
+                                               generator=gen, dtype=torch.float64)
+    ro = prob.sample(z, 3, 4, gen)
     b, n, g, t = ro.states.shape
-    tok = _token_logits(z, ro.states.reshape(b, n * g, t))
-    mine = taken_logprobs(tok, ro.actions.reshape(b, n * g, t)).reshape(b, n, g, t)
-    assert torch.allclose(mine * ro.mask, prob.logprobs(z, ro), atol=0)
-    assert entropy(tok).shape == (b, n * g, t)
+
+    class PerToken(ExactPipeline):
+        logprob_table = None
+
+    ref = prob.logprobs(z, ro).reshape(b, n * g, t)
+    h_bs = prob.state_entropy(z)
+    got = {}
+    for pipe in (ExactPipeline(), PerToken()):
+        toks = TokenBatch(ro.states.reshape(b, n * g, t), ro.actions.reshape(b, n * g, t),
+                          ro.mask.reshape(b, n * g, t), prob.num_states, prob.num_actions, pipe)
+        old = toks.sampler_logprobs(z)
+        new = toks.trainer_logprobs(z.clone().requires_grad_(True), torch.arange(n * g))
+        assert torch.allclose(old, ref, atol=1e-15) and torch.equal(old, new.detach())
+        got[toks.per_state] = toks.centred_logprobs(z, h_bs)
+    assert set(got) == {True, False} or prob.num_states > n * g * t
+    if len(got) == 2:
+        assert torch.allclose(got[True], got[False], atol=1e-15)
+    centred = got[next(iter(got))]
+    states = ro.states.reshape(b, -1)
+    expect = ref + h_bs.gather(1, states).reshape(ref.shape) * ro.mask.reshape(ref.shape)
+    assert torch.allclose(centred, expect, atol=1e-14)
+    assert entropy(z).shape == (b, prob.num_states)

@@ -32,9 +32,10 @@ import torch
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.config import SimConfig, check_against
-from entropy_lab.sim.pipeline import resolve_pipeline, taken_logprobs
+from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
 from entropy_lab.sim.streams import Streams
+from entropy_lab.sim.tokens import TokenBatch
 from entropy_lab.theory import predicted_entropy_change
 from entropy_lab.validation import fail
 
@@ -211,14 +212,6 @@ def _check_finite(logits, bad_loss, step: int, seed_ids, rec: Recorder) -> None:
     raise SimulationError(message, rec.frame(upto=step - 1))
 
 
-def _token_logits(logits_bsk: torch.Tensor, states_bqt: torch.Tensor) -> torch.Tensor:
-    """logits[b, states[b, q, t], :] -> ``[B, Q, T, K]`` (differentiable gather)."""
-    b, q, t = states_bqt.shape
-    k = logits_bsk.shape[-1]
-    idx = states_bqt.reshape(b, q * t, 1).expand(b, q * t, k)
-    return logits_bsk.gather(1, idx).reshape(b, q, t, k)
-
-
 @STEPS.register("sampled")
 def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
     """One sampled batch, E×M optimizer steps; returns the ``[B]`` metrics of the iteration."""
@@ -233,27 +226,24 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
         b = z.shape[0]
         t_len = rollout.states.shape[-1]
         mask_bngt = rollout.mask.to(torch.float64)
-        adv_bqt = broadcast_advantages(algo.advantages(rewards_bng), mask_bngt).reshape(b, -1, t_len)
+        adv_bngt = broadcast_advantages(algo.advantages(rewards_bng), mask_bngt)
+        adv_bqt = adv_bngt.reshape(b, -1, t_len)
         mask_bqt = mask_bngt.reshape(b, -1, t_len)
-        states_bqt = rollout.states.reshape(b, -1, t_len).clamp(0, z.shape[1] - 1)
-        actions_bqt = rollout.actions.reshape(b, -1, t_len)
-        real = mask_bqt > 0
-        tok = _token_logits(z, states_bqt)
-        old_bqt = pipe.sampler_logprobs(tok, actions_bqt, generator=ctx.streams.shared)
-        old_bqt = torch.where(real, old_bqt, torch.zeros_like(old_bqt))
-        h_bs = problem.state_entropy(z)
-        centred_bqt = taken_logprobs(tok, actions_bqt) + h_bs.gather(1, states_bqt.reshape(b, -1)
-                                                                     ).reshape(states_bqt.shape)
-        adv_bqt = algo.shape(adv_bqt, old_bqt, mask_bqt, state,
-                             centered_logprob_bt=torch.where(real, centred_bqt, 0.0))
+        tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
+                            rollout.actions.reshape(b, -1, t_len), mask_bqt, z.shape[1],
+                            z.shape[2], pipe)
+        old_bqt = tokens.sampler_logprobs(z, generator=ctx.streams.shared)
+        if algo.shaping is not None:
+            centred_bqt = tokens.centred_logprobs(z, problem.state_entropy(z))
+            adv_bqt = algo.shape(adv_bqt, old_bqt, mask_bqt, state, centered_logprob_bt=centred_bqt)
         correct_bn = problem.correct(rollout, rewards_bng).sum(-1)
     sums: dict[str, list] = {}
     bad_loss = torch.zeros(b, dtype=torch.bool)
     rd = pipe.ratio_dtype
+    needs_logits = algo.needs_logits
     for idx in algo.schedule(adv_bqt.shape[1], ctx.streams.shared):
-        tok = _token_logits(logits, states_bqt[:, idx])
-        logp = pipe.trainer_logprobs(tok, actions_bqt[:, idx], generator=ctx.streams.shared)
-        logp = torch.where(real[:, idx], logp, torch.zeros_like(logp))
+        logp = tokens.trainer_logprobs(logits, idx, generator=ctx.streams.shared)
+        tok = tokens.token_logits(logits, idx) if needs_logits else None
         loss_b, metrics = algo.loss(logp.to(rd), old_bqt[:, idx].to(rd), adv_bqt[:, idx],
                                     mask_bqt[:, idx], state, logits=tok)
         loss_b = loss_b.to(torch.float64)

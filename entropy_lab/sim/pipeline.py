@@ -9,6 +9,10 @@ then formed in some dtype. A pipeline object names those three choices:
     trainer_logprobs(logits [..., K] float64, actions [...] long, generator=None) -> [...] float64
     ratio_dtype: torch.dtype
 
+A pipeline may also define ``logprob_table(logits [..., K]) -> [..., K]`` when both of its paths
+are that table at the taken action; the simulator then evaluates it once per state instead of
+once per token where that is smaller (entropy_lab.sim.tokens).
+
 The simulator casts logp and old_logp to ``ratio_dtype`` before the loss and casts the loss back
 to float64. :class:`ExactPipeline` (the default) computes both paths with the same float64
 log-softmax, so on the first minibatch of a batch every ratio is exactly 1. Other pipelines live
@@ -63,6 +67,10 @@ class ExactPipeline:
         """``[..., K]`` float64 logits, ``[...]`` actions -> ``[...]`` float64, differentiable."""
         return taken_logprobs(logits, actions)
 
+    def logprob_table(self, logits) -> torch.Tensor:
+        """log π of every action, ``[..., K]``: both paths are this table at the taken action."""
+        return torch.log_softmax(logits, dim=-1)
+
     def __repr__(self) -> str:
         return "ExactPipeline()"
 
@@ -79,4 +87,5 @@ def resolve_pipeline(precision) -> Pipeline:
     needed = ("sampler_logprobs", "trainer_logprobs", "ratio_dtype")
     if all(hasattr(precision, a) for a in needed):
         return precision
-    raise fail("precision", precision, "None, a pipeline name, or an object with " + ", ".join(needed))
+    allowed = "None, a pipeline name, or an object with " + ", ".join(needed)
+    raise fail("precision", precision, allowed)
