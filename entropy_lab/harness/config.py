@@ -83,9 +83,11 @@ class HarnessConfig:
     """Where pretrained checkpoints are cached (default: ``<checkout or cwd>/cache/harness``)."""
 
     def __post_init__(self):
+        from entropy_lab.algorithms import preset_names
         from entropy_lab.harness.tasks import TASKS
 
         check_choice("task", self.task, TASKS.names())
+        check_choice("algo", self.algo, preset_names())
         if self.phase2_task is not None:
             check_choice("phase2_task", self.phase2_task, TASKS.names())
         check_choice("precision", self.precision, PRECISIONS)

@@ -149,6 +149,13 @@ def load_model(path: str | Path, vocab: list[str]):
     except (OSError, ValueError) as exc:
         raise InputError(f"model path {str(path)!r} is not a Hugging Face checkpoint "
                          f"(no readable config.json): {exc}") from None
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", None)
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise InputError(f"model path {str(path)!r} holds a {type(config).__name__} "
+                         f"(model_type={model_type!r}), not a causal language model: expected "
+                         "one that AutoModelForCausalLM can load (llama, qwen2, gpt2, ...)")
     saved = path / VOCAB_FILE
     if saved.exists() and json.loads(saved.read_text()) != vocab:
         raise InputError(f"vocabulary mismatch: {saved} lists {json.loads(saved.read_text())}, "
@@ -158,12 +165,10 @@ def load_model(path: str | Path, vocab: list[str]):
         raise InputError(f"vocabulary mismatch: the checkpoint has vocab_size={vocab_size}, "
                          f"the tasks need at least {len(vocab)} token ids")
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    except ValueError as exc:
-        raise InputError(f"model path {str(path)!r} holds a {type(config).__name__} "
-                         f"({getattr(config, 'model_type', '?')}), not a causal language model: "
+        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"model path {str(path)!r} could not be loaded as a causal LM: "
                          f"{str(exc).splitlines()[0]}") from None
-    return model
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
