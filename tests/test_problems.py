@@ -152,6 +152,8 @@ def test_initialisations_set_the_sign_of_cov_logp_q_at_every_state(family):
 
 
 def test_mdp_initialisations_sign_on_average():
+    unc, _ = _state_covariances(get_problem("mdp/uncorrelated"))
+    assert float(unc.abs().max()) < 1e-13
     for mode, sign in (("calibrated", 1), ("anti", -1)):
         cov, w = _state_covariances(get_problem(f"mdp/{mode}"))
         assert sign * float((w * cov).sum()) > 0
@@ -225,6 +227,10 @@ BAD_INPUTS = {
                  ["task='C'", "one of 'A', 'B'"]),
     "no task on a raw problem": (lambda: BANDIT.with_task("B"),
                                  ["task='B'", "defines no other task"]),
+    "tree evaluate non-finite": (
+        lambda: get_problem("tree/anti", vocab_size=2, horizon=2, num_correct=1).evaluate(
+            torch.tensor([[[0.0, 1.0], [math.inf, 0.0], [0.0, 0.0]]], dtype=F64)),
+        ["logits has 1 non-finite", "expected all finite"]),
     "k < 1": (lambda: BANDIT.pass_at_k(torch.zeros(1, 1, 3, dtype=F64), 0),
               ["k=0", "an integer >= 1"]),
     "k not integer": (lambda: BANDIT.pass_at_k(torch.zeros(1, 1, 3, dtype=F64), 2.5),

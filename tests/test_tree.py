@@ -166,3 +166,12 @@ def test_scales_to_a_million_sequences():
     assert tree.num_leaves == 10**6 and tree.num_states == 111_111
     z = torch.zeros(1, tree.num_states, 10, dtype=torch.float64)
     torch.testing.assert_close(tree.entropy(z), torch.tensor([math.log(10)], dtype=torch.float64))
+
+
+@pytest.mark.slow
+def test_million_sequences_with_sixteen_seeds():
+    tree = TokenTree.from_correct(10, 6, [[1, 2, 3, 4, 5, 6], [9, 9, 9, 9, 9, 9]])
+    z = torch.zeros(16, tree.num_states, 10, dtype=torch.float64)
+    out = tree.evaluate(z, ks=(1,))
+    torch.testing.assert_close(out["J"], torch.full((16,), 2e-6, dtype=torch.float64))
+    assert out["grad_J"].shape == (16, 111_111, 10)

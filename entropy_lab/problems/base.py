@@ -140,10 +140,16 @@ class TabularProblem:
         )
 
     # ---------------------------------------------------------------- input checks
-    def check_logits(self, logits: torch.Tensor, name: str = "logits") -> torch.Tensor:
-        """Check ``logits`` is a finite float ``[B, S, K]`` tensor for this problem; return it."""
+    def check_logits(
+        self, logits: torch.Tensor, name: str = "logits", finite: bool = True
+    ) -> torch.Tensor:
+        """Check ``logits`` is a (finite) float ``[B, S, K]`` tensor for this problem; return it.
+
+        ``finite=False`` skips the finiteness scan for callers that detect NaN in their (much
+        smaller) results and then call again with ``finite=True`` for the message.
+        """
         shape_txt = f"[B, S, K] = [B, {self.num_states}, {self.num_actions}]"
-        check_tensor(name, logits, ndim=3, axes=shape_txt)
+        check_tensor(name, logits, ndim=3, axes=shape_txt, finite=finite)
         if logits.shape[0] < 1 or tuple(logits.shape[1:]) != (self.num_states, self.num_actions):
             raise fail(name, logits, f"shape {shape_txt} with B >= 1")
         return logits

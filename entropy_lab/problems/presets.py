@@ -5,8 +5,8 @@ The initialisation says how the initial logits relate to the reward (SCIENCE.md,
 
 - ``calibrated``: the high-probability actions are the rewarded ones (A and log π positively
   correlated: exact policy gradient lowers the entropy);
-- ``uncorrelated``: built so that Cov_π(log π, A) = 0 at every state where the construction allows
-  it exactly (bandits, token tree), otherwise logits drawn independently of the reward (MDP);
+- ``uncorrelated``: built so that Cov_π(log π, A) = 0 at every state (bandits exactly in both
+  geometries; token tree and MDP in the natural geometry, Cov_π(log π, Q));
 - ``anti``: the rewarded actions are the low-probability ones (entropy rises).
 
 Each preset also defines task "B" (``problem.with_task("B")``): the same states, actions and
@@ -329,6 +329,43 @@ def build_tree(
 
 
 # ------------------------------------------------------------------------------------ MDP
+def _cov_logp_adv(z_sk: torch.Tensor, adv_sk: torch.Tensor) -> torch.Tensor:
+    """Cov_π(log π, A) per row with π = softmax(z). ``[S, K]`` -> ``[S]``."""
+    p = torch.softmax(z_sk, -1)
+    logp = torch.log_softmax(z_sk, -1)
+    centred = adv_sk - (p * adv_sk).sum(-1, keepdim=True)
+    return (p * logp * centred).sum(-1)
+
+
+def _decorrelate(problem: TabularProblem, z_sk: torch.Tensor, rounds: int = 200) -> torch.Tensor:
+    """Move each state's logits along its advantage until Cov_π(log π, Q̄) = 0 at every state.
+
+    Per round, with A = Q̄ − E_π Q̄ held fixed, the shift z − c·A at one state has covariance
+    positive as c → −∞ and negative as c → +∞ (the mass piles on the best or the worst
+    action), so bisection finds a root c per state; Q̄ then moves because the other states'
+    policies moved, hence the rounds (|Cov| < 1e-14 after about a dozen on the presets).
+    """
+    z = z_sk.clone()
+    for _ in range(rounds):
+        q_sk = problem.action_values(z[None])[0]
+        p = torch.softmax(z, -1)
+        adv = q_sk - (p * q_sk).sum(-1, keepdim=True)
+        if float(_cov_logp_adv(z, adv).abs().max()) < 1e-14:
+            break
+        scale = adv.abs().amax(-1).clamp_min(1e-300)
+        lo, hi = -50.0 / scale, 50.0 / scale
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            positive = _cov_logp_adv(z - mid[:, None] * adv, adv) > 0
+            lo, hi = torch.where(positive, mid, lo), torch.where(positive, hi, mid)
+        moving = adv.abs().amax(-1) > 1e-12
+        z = torch.where(moving[:, None], z - (0.5 * (lo + hi))[:, None] * adv, z)
+    return z
+
+
+_DECORRELATED: dict[tuple, torch.Tensor] = {}  # the fixed-point search is the slow part
+
+
 def build_mdp(
     mode: str,
     *,
@@ -353,9 +390,11 @@ def build_mdp(
     way round (disjoint). H = ``horizon`` actions, γ = ``discount``.
 
     Initial logits: N(0, ``noise``²) per (state, action); calibrated adds + ``bonus`` to "right"
-    (the rewarded direction under task A), anti adds + ``bonus`` to "left"; the
-    uncorrelated logits are the noise alone (independent of the reward, so the correlation is
-    zero only on average over constructions, not exactly).
+    (the rewarded direction under task A), anti adds + ``bonus`` to "left"; uncorrelated moves
+    the noise logits of each state along its advantage until Cov_π(log π, Q̄) = 0 at every state
+    (|Cov| < 1e-14; a fixed-point search against task A's reward, cached per construction).
+    Per-state signs of the calibrated and anti presets are not guaranteed (noise can flip a
+    state); their visit-weighted covariance is positive and negative respectively.
 
     Initial numbers (defaults; ``describe``):
 
@@ -363,7 +402,7 @@ def build_mdp(
     id                H      seq H  pass@1   pass@8   pass@64
     ================  =====  =====  =======  =======  =======
     mdp/calibrated    1.007  4.413  0.369    0.925    1.000
-    mdp/uncorrelated  1.317  4.337  0.0342   0.235    0.753
+    mdp/uncorrelated  1.357  4.231  0.0158   0.119    0.608
     mdp/anti          1.135  4.520  3.6e-3   0.0284   0.199
     ================  =====  =====  =======  =======  =======
 
@@ -404,10 +443,23 @@ def build_mdp(
         logits[:, 0] += bonus
     elif mode == "anti":
         logits[:, 1] += bonus
-    return TabularMDP(
-        p, rewards, horizon, initial, discount=discount, terminal=terminal, goal=goal,
-        init_logits=logits, init_noise=init_noise,
-    )
+
+    def make(init: torch.Tensor) -> TabularMDP:
+        return TabularMDP(
+            p, rewards, horizon, initial, discount=discount, terminal=terminal, goal=goal,
+            init_logits=init, init_noise=init_noise,
+        )
+
+    if mode == "uncorrelated":
+        # decorrelated against task A's reward, so task B keeps the same initial logits
+        key = (length, start, slip, horizon, noise, discount, seed)
+        if key not in _DECORRELATED:
+            task_a = make(logits) if task == "A" else build_mdp(
+                mode, length=length, start=start, slip=slip, horizon=horizon, noise=noise,
+                discount=discount, seed=seed)
+            _DECORRELATED[key] = _decorrelate(task_a, logits)
+        logits = _DECORRELATED[key].clone()
+    return make(logits)
 
 
 _register("tree", build_tree)

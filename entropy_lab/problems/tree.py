@@ -182,18 +182,22 @@ class TokenTree(TabularProblem):
             ``pass@k`` ``[B]`` for each k in ``ks``.
         """
         ks = [check_count("k", k) for k in ks]
-        logp_bsk = torch.log_softmax(self.check_logits(logits), dim=-1)
+        logp_bsk = torch.log_softmax(self.check_logits(logits, finite=False), dim=-1)
         p_bsk = logp_bsk.exp()
         b = p_bsk.shape[0]
         reach = self._reach(p_bsk)
         visits_bs = torch.cat(reach[:-1], dim=1)
         seq_h = -torch.einsum("bs,bsk,bsk->b", visits_bs, p_bsk, logp_bsk)
+        if not bool(torch.isfinite(seq_h).all()):  # a non-finite logit makes its row's H NaN
+            self.check_logits(logits)
         q_levels = self._q_levels(p_bsk, self.leaf_rewards)
         # V at a level-t prefix is Q of its parent at level t − 1: only the root needs a sum.
         root_v = (p_bsk[:, :1] * q_levels[0]).sum(-1)
-        v_bs = torch.cat([root_v] + [q.reshape(b, -1) for q in q_levels[:-1]], dim=1)
-        grad = torch.cat(q_levels, dim=1).sub_(v_bs[..., None]).mul_(p_bsk)
-        grad.mul_(visits_bs[..., None])
+        grad = torch.empty_like(p_bsk)
+        levels = zip(q_levels, self._levels(grad), self._levels(p_bsk), reach)
+        for t, (q_bjk, g_bjk, p_bjk, reach_bj) in enumerate(levels):
+            v_bj = root_v if t == 0 else q_levels[t - 1].reshape(b, -1)
+            g_bjk.copy_(q_bjk).sub_(v_bj[..., None]).mul_(p_bjk).mul_(reach_bj[..., None])
         p_correct = reach[-1] @ self.leaf_correct.to(p_bsk.dtype)
         out = {
             "entropy": seq_h / visits_bs.sum(-1),
