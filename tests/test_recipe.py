@@ -134,6 +134,14 @@ def test_state_dict_resume():
     assert torch.equal(torch.rand(3, generator=a.generator), torch.rand(3, generator=b.generator))
 
 
+def test_pg_at_ratio_one():
+    assert get_preset("grpo").pg_at_ratio_one and get_preset("kl_cov").pg_at_ratio_one
+    assert not get_preset("clip_cov").pg_at_ratio_one        # selects tokens by default
+    assert not get_preset("entropy_bonus").pg_at_ratio_one   # coefficient 1e-3
+    assert get_preset("entropy_bonus", entropy_coef=0.0).pg_at_ratio_one
+    assert not get_preset("adaptive_entropy").pg_at_ratio_one  # starts at 0, controller moves it
+
+
 def test_algorithm_validation():
     with pytest.raises(InputError, match="loss_hp has unknown keys"):
         Algorithm("x", loss_name="ppo", loss_hp={"zeta": 1.0})

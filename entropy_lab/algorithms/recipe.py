@@ -146,6 +146,19 @@ class Algorithm:
         return self.epochs * self.minibatches == 1
 
     @property
+    def pg_at_ratio_one(self) -> bool:
+        """True when, at logp = old_logp, the loss gradient is the plain policy gradient: the loss
+        declares ``pg_limit``, ``loss_hp`` satisfies it, and no controller drives one of its keys
+        (an adaptive entropy coefficient starting at 0 does not stay there)."""
+        limit = get_loss(self.loss_name).pg_limit
+        if limit is None or any(self.loss_hp.get(k, v) != v for k, v in limit.items()):
+            return False
+        if self.controller is None:
+            return True
+        ctrl = get_controller(self.controller)
+        return not (ctrl.owner == "loss" and ctrl.key in limit)
+
+    @property
     def needs_logits(self) -> bool:
         """True when the loss takes full logits ``[..., B, T, K]`` (explicit entropy bonus)."""
         return bool(get_loss(self.loss_name).needs_logits)
