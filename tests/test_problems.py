@@ -254,3 +254,17 @@ def test_bad_input_is_rejected_with_a_message(case):
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     assert isinstance(info.value, (InputError, KeyError))
+
+
+@pytest.mark.parametrize("pid", ["bandit/calibrated", "cbandit/anti", "tree/calibrated",
+                                 "mdp/calibrated"])
+def test_float32_logits_keep_their_dtype_and_agree(pid, gen):
+    problem = get_problem(pid)
+    z64 = problem.init_logits(2)
+    z32 = z64.float()
+    for method in ("entropy", "expected_reward", "grad_J", "visits"):
+        out32, out64 = getattr(problem, method)(z32), getattr(problem, method)(z64)
+        assert out32.dtype == torch.float32
+        torch.testing.assert_close(out32.double(), out64, rtol=1e-4, atol=1e-6)
+    roll = problem.sample(z32, 2, 3, gen)
+    assert problem.logprobs(z32, roll).dtype == torch.float32
