@@ -136,7 +136,7 @@ class HarnessConfig:
 
 PRESETS.register("cpu-tiny", {})
 PRESETS.register("gpu", {
-    "size": 6, "answer_len": 4, "prompts_per_step": 64, "group_size": 16, "lr": 1e-3,
+    "size": 6, "answer_len": 5, "prompts_per_step": 64, "group_size": 16, "lr": 1e-3,
     "lora_rank": 16, "lora_alpha": 32.0, "pretrain_steps": 1500, "pretrain_batch": 512,
     "pretrain_lr": 1e-3, "pass_k": 8, "eval_seqs": 64, "theorem1_every": 5, "exact_every": 5,
     "checkpoint_every": 10,

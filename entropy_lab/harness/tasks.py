@@ -21,6 +21,7 @@ Tasks (``TASKS`` registry):
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -105,12 +106,21 @@ class Task:
         return ok.to(torch.float32)
 
     def correct_set(self, param: int) -> torch.Tensor:
-        """Exact enumeration of the correct responses for one prompt: LongTensor [C, L+1]."""
+        """Exact enumeration of the correct responses for one prompt: LongTensor [C, L+1]
+        (computed once per task and prompt, then cached)."""
+        return _correct_set(self, int(param)).clone()
+
+    def _enumerate(self, param: int) -> torch.Tensor:
         all_dl = torch.tensor(list(itertools.product(range(N_DIGITS), repeat=self.answer_len)),
                               dtype=torch.long)
         ok = self.correct_digits(torch.full((all_dl.shape[0],), param), all_dl)
         digits = all_dl[ok] + DIGIT0
         return torch.cat([digits, torch.full((digits.shape[0], 1), EOS)], dim=1)
+
+
+@functools.cache
+def _correct_set(task: Task, param: int) -> torch.Tensor:
+    return task._enumerate(param)
 
 
 @TASKS.register("digitsum")
