@@ -93,6 +93,12 @@ def test_masked_tokens_change_nothing(name):
     wild["logits"] = torch.where(pad[..., None], torch.full_like(d["logits"], 40.0),
                                  d["logits"])
     other = _grads(name, wild)
+    # padding straight from a log-softmax of a pad token (−inf) or garbage (NaN) is fine too
+    wilder = dict(wild, logp=torch.where(pad, torch.full_like(d["logp"], -torch.inf), d["logp"]),
+                  old=torch.where(pad, torch.full_like(d["old"], torch.nan), d["old"]),
+                  logits=torch.where(pad[..., None], torch.full_like(d["logits"], torch.nan),
+                                     d["logits"]))
+    torch.testing.assert_close(_grads(name, wilder)[2], base[2], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(other[0], base[0], rtol=1e-12, atol=1e-12)
     for key in base[1]:
         torch.testing.assert_close(other[1][key], base[1][key], rtol=1e-12, atol=1e-12)

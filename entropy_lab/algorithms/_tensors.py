@@ -35,15 +35,16 @@ def check_mask(mask: torch.Tensor, like: torch.Tensor, name: str = "mask") -> to
 def check_tokens(
     mask: torch.Tensor, **tensors: torch.Tensor
 ) -> tuple[torch.Tensor, ...]:
-    """Check same-shape finite float token tensors ``[..., B, T]`` and a 0/1 mask.
+    """Check same-shape float token tensors ``[..., B, T]``, finite wherever the 0/1 mask is 1.
 
     Returns the tensors (in keyword order) with masked positions replaced by zeros, followed by
-    the bool mask. Zeroing through ``torch.where`` keeps padded positions out of every value and
-    gradient: nothing computed downstream can turn padding into ``inf * 0 = nan``.
+    the bool mask. Padding may hold anything (−inf from a log-softmax of a pad token, NaN):
+    zeroing through ``torch.where`` keeps it out of every value and gradient, so nothing
+    downstream can turn it into ``inf * 0 = nan``.
     """
     names = list(tensors)
     for n in names:
-        check_tensor(n, tensors[n], min_ndim=2, axes=TOKEN_AXES)
+        check_tensor(n, tensors[n], min_ndim=2, axes=TOKEN_AXES, finite=False)
     check_same_shape(names, [tensors[n] for n in names])
     if not isinstance(mask, torch.Tensor):
         raise fail("mask", mask, f"a 0/1 torch.Tensor with shape {TOKEN_AXES}")
@@ -51,7 +52,10 @@ def check_tokens(
     check_same_shape([names[0], "mask"], [ref, mask])
     m = check_mask(mask, ref)
     zero = torch.zeros((), dtype=ref.dtype, device=ref.device)
-    return (*(torch.where(m, tensors[n], zero) for n in names), m)
+    out = tuple(torch.where(m, tensors[n], zero) for n in names)
+    for n, x in zip(names, out):
+        check_tensor(f"{n} (unmasked positions)", x.detach(), finite=True)
+    return (*out, m)
 
 
 def hp_param(name: str, value, like: torch.Tensor, *, lo=None, hi=None, lo_open=False,

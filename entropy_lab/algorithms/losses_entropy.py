@@ -31,7 +31,7 @@ Metrics = dict[str, torch.Tensor]
 
 def token_entropy(logits: torch.Tensor, mask_bt: torch.Tensor) -> torch.Tensor:
     """H_t = −Σ_k π_k log π_k per position ``[..., B, T]`` (0 at masked positions, whose logits
-    never reach the computation)."""
+    never reach the computation, so they may be non-finite)."""
     zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
     z = torch.where(mask_bt[..., None], logits, zero)
     logp_k = torch.log_softmax(z, dim=-1)
@@ -65,9 +65,12 @@ def entropy_bonus(
         (loss ``[...]``, metrics) with extras ``entropy/mean`` and ``entropy/coef``.
     """
     logp_bt, old_bt, adv_bt, m = prepare(logp, old_logp, advantages, mask)
-    check_tensor("logits", logits, min_ndim=3, last_dim_min=2, axes="[..., B, T, K]")
+    check_tensor("logits", logits, min_ndim=3, last_dim_min=2, axes="[..., B, T, K]",
+                 finite=False)
     if tuple(logits.shape[:-1]) != tuple(logp.shape):
         raise fail("logits", logits, f"shape {list(logp.shape)} + [K] ([..., B, T, K])")
+    check_tensor("logits (unmasked positions)", torch.where(m[..., None], logits.detach(), 0.0),
+                 finite=True)
     coef = hp_param("entropy_coef", entropy_coef, logp_bt)
     lo, hi = clip_band(eps_low, eps_high, logp_bt)
     logr = log_ratio(logp_bt, old_bt)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 
-from entropy_lab.algorithms._tensors import check_mask, check_positive_int
+from entropy_lab.algorithms._tensors import check_positive_int, check_tokens
 from entropy_lab.algorithms.advantages import get_advantage
 from entropy_lab.algorithms.aggregation import AGGREGATIONS
 from entropy_lab.algorithms.controllers import Controller, get_controller
@@ -179,20 +179,23 @@ class Algorithm:
               state: AlgoState, centered_logprob_bt: torch.Tensor | None = None) -> torch.Tensor:
         """REPO shaping of token advantages ``[..., B, T]`` (identity without shaping).
 
-        ``logp_bt`` is detached here; padded positions come back as 0.
+        ``logp_bt`` is detached here; padded positions may hold anything and come back as 0.
         """
         if self.shaping is None:
             return adv_bt
         fn = get_shaping(self.shaping)
         params = _params(fn)
-        hp = {**self.shaping_hp, **state.overrides("shaping")}
+        tensors = {"adv_bt": adv_bt, "logp_bt": logp_bt.detach()}
         if "centered_logprob" in params and centered_logprob_bt is not None:
-            hp["centered_logprob"] = centered_logprob_bt
+            tensors["centered_logprob_bt"] = centered_logprob_bt.detach()
+        adv, logp, *centred, m = check_tokens(mask_bt, **tensors)
+        hp = {**self.shaping_hp, **state.overrides("shaping")}
+        if centred:
+            hp["centered_logprob"] = centred[0]
         if "entropy" in params:
             hp["entropy"] = state.entropy
             hp["target_entropy"] = state.target_entropy
-        shaped = fn(adv_bt, logp_bt.detach(), **hp)
-        m = check_mask(mask_bt, shaped, "mask_bt")
+        shaped = fn(adv, logp, **hp)
         return torch.where(m, shaped, torch.zeros((), dtype=shaped.dtype, device=shaped.device))
 
     def loss_fn(self) -> Callable:
