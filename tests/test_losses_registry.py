@@ -164,3 +164,18 @@ def test_finite_difference_gradient(name):
     logp = d["logp"].clone().requires_grad_(True)
     logits = d["logits"].clone().requires_grad_(fn.needs_logits)
     assert torch.autograd.gradcheck(f, (logp, logits), eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", loss_names())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_matches_cpu(name, dtype):
+    d = _batch(8, dtype)
+    hp = DETERMINISTIC.get(name, {})
+    cpu = _grads(name, d, **hp)
+    gpu = _grads(name, {k: v.cuda() for k, v in d.items()}, **hp)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(gpu[0].cpu(), cpu[0], rtol=tol, atol=tol)
+    torch.testing.assert_close(gpu[2].cpu(), cpu[2], rtol=tol, atol=tol)
+    for key in cpu[1]:
+        assert gpu[1][key].device.type == "cuda", key
