@@ -115,8 +115,10 @@ def predict_token_bias(pipeline, logits, actions_m, generator=None) -> torch.Ten
     """Predicted E[r] − 1 ``[..., M]`` for tokens ``actions_m`` ``[..., M]`` under ``logits``
     ``[..., K]``.
 
-    Composes the models above from the pipeline's stages (``generator`` is used only for the
-    pre-rounding disagreement of mechanism (a): both paths' fp32 log-probs before the cast).
+    Composes the models above from the pipeline's stages. For noise-free pipelines the two
+    kernels' disagreement before the output cast, δ = ℓ_t − ℓ_s in their compute dtype (e.g. fp32
+    reduction order), is evaluated, not modelled: it enters as e^δ and as the offset of the
+    correlated-rounding model (``generator`` is passed to that evaluation).
     """
     pipe: PrecisionPipeline = get_pipeline(pipeline)
     s_path, t_path = pipe.sampler, pipe.trainer
@@ -125,15 +127,14 @@ def predict_token_bias(pipeline, logits, actions_m, generator=None) -> torch.Ten
     factor = 1 + logit_error_bias(z, actions_m, _logit_variance(s_path, t_path, z),
                                   _logit_variance(t_path, s_path, z))
     noisy = s_path.noisy or t_path.noisy
+    if not noisy:  # deterministic kernels: their (reduction-order) disagreement δ before rounding
+        delta = torch.log(pipe.without_output_cast().ratios(z, actions_m, generator))
+        factor = factor * torch.exp(delta)
     s_out, t_out = s_path.output, t_path.output
     if s_out == t_out != F64:
         s = spacing(logp, s_out)
-        if noisy:
-            factor = factor * (1 + jensen_bias(s))
-        else:
-            pre = pipe.without_output_cast()
-            delta = torch.log(pre.ratios(z, actions_m, generator))
-            factor = factor * (1 + correlated_bias(delta, s))
+        bias = jensen_bias(s) if noisy else correlated_bias(delta, s)
+        factor = factor * (1 + bias)
     else:
         for out in (s_out, t_out):
             if out != F64 and out != torch.float32:
