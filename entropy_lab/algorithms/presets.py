@@ -12,34 +12,34 @@ an error listing every valid key.
 
 Defaults (SCIENCE.md "Algorithms to implement once"; the paper's own settings are not public):
 
-=================  =========  ==========  =========================  =======================  =====
-preset             advantage  shaping     loss (hp)                  agg                      E×M
-=================  =========  ==========  =========================  =======================  =====
-grpo               grpo       —           ppo 0.2/0.2, dual clip 3   seq-mean-token-mean      1×4
-dr_grpo            dr_grpo    —           ppo 0.2/0.2, dual clip 3   seq-mean-token-sum-norm  1×4
-rloo               rloo       —           ppo 0.2/0.2, dual clip 3   token-mean               1×1
-ppo                dr_grpo    —           ppo 0.2/0.2, dual clip 3   token-mean               2×4
-dapo               grpo       —           ppo 0.2/0.28, dual clip 3  token-mean               1×4
-gspo               grpo       —           gspo 3e-4/4e-4             seq-mean-token-mean      1×4
-cispo              grpo       —           cispo ε_high 0.28          token-mean               1×4
-clip_cov           grpo       —           clip_cov (verl defaults)   token-mean               1×4
-kl_cov             grpo       —           kl_cov (verl defaults)     token-mean               1×4
-entropy_bonus      grpo       —           entropy_bonus coef 1e-3    token-mean               1×4
-adaptive_entropy   grpo       —           adaptive_entropy + ctrl    token-mean               1×4
-repo               grpo       repo β 0.01 ppo 0.2/0.2, dual clip 3   token-mean               1×4
-repo_r             grpo       repo_r ζ    ppo 0.2/0.2, dual clip 3   token-mean               1×4
-repo_d             grpo       repo_d ζ    ppo 0.2/0.2, dual clip 3   token-mean               1×4
-adapo              grpo       —           ppo 0.2/0.28 + ε_high ctrl token-mean               1×4
-=================  =========  ==========  =========================  =======================  =====
+================ ========= =========== ================== ============ ======================= ===
+preset           advantage shaping     loss               controller   agg                     E×M
+================ ========= =========== ================== ============ ======================= ===
+grpo             grpo      —           ppo 0.2/0.2 c=3    —            seq-mean-token-mean     1×4
+dr_grpo          dr_grpo   —           ppo 0.2/0.2 c=3    —            seq-mean-token-sum-norm 1×4
+rloo             rloo      —           ppo 0.2/0.2 c=3    —            token-mean              1×1
+ppo              dr_grpo   —           ppo 0.2/0.2 c=3    —            token-mean              2×4
+dapo             grpo      —           ppo 0.2/0.28 c=3   —            token-mean              1×4
+gspo             grpo      —           gspo 3e-4/4e-4     —            seq-mean-token-mean     1×4
+cispo            grpo      —           cispo ε_high 0.28  —            token-mean              1×4
+clip_cov         grpo      —           clip_cov (verl)    —            token-mean              1×4
+kl_cov           grpo      —           kl_cov (verl)      —            token-mean              1×4
+entropy_bonus    grpo      —           entropy_bonus 1e-3 —            token-mean              1×4
+adaptive_entropy grpo      —           adaptive_entropy   entropy_coef token-mean              1×4
+repo             grpo      repo β 0.01 ppo 0.2/0.2 c=3    —            token-mean              1×4
+repo_r           grpo      repo_r      ppo 0.2/0.2 c=3    zeta         token-mean              1×4
+repo_d           grpo      repo_d      ppo 0.2/0.2 c=3    zeta         token-mean              1×4
+adapo            grpo      —           ppo 0.2/0.28 c=3   eps_high     token-mean              1×4
+================ ========= =========== ================== ============ ======================= ===
 
 E×M = epochs × minibatches: only ``rloo`` is strictly on-policy (one optimizer step per batch, so
 clipping can act only on sampler/trainer mismatch); the others take several steps per batch, as
 LLM trainers do (verl's ``ppo_mini_batch_size``), which is where clipping matters. ``ppo`` has no
 critic here: a group-mean baseline with two epochs. ``dapo`` keeps only the clip band and
-token-mean of DAPO (no dynamic sampling, no overlong shaping). Controllers: ``repo_r`` ζ 1e-3 in
-[1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without the flip (ΔH carries
-the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1; ``adaptive_entropy`` coefficient
-from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
+token-mean of DAPO (no dynamic sampling, no overlong shaping). c = dual clip. Controllers:
+``repo_r`` ζ 1e-3 in [1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without
+the flip (ΔH carries the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1;
+``adaptive_entropy`` coefficient from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
 """
 
 from __future__ import annotations
