@@ -19,12 +19,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from entropy_lab.analysis.style import quick_mode, use_style  # noqa: E402
 
 # Tests point ENTROPY_LAB_FIGURES_OUT at a temporary folder so they never overwrite the gallery.
 OUT = Path(os.environ.get("ENTROPY_LAB_FIGURES_OUT") or Path(__file__).resolve().parent / "out")
 QUICK = quick_mode()
+# The tabular tensors are tiny: extra intra-op threads cost more in synchronisation than they save
+# (measured 3-5x slower per simulator step on 2 shared cores).
+torch.set_num_threads(1)
 
 
 def budget(full, quick):

@@ -65,7 +65,8 @@ def plot_convergence(df: pd.DataFrame, eta: str = "eta", error: str = "error",
 
 
 def plot_entropy_bounds(pairs: pd.DataFrame, bounds: pd.DataFrame, h: str = "H",
-                        h_new: str = "H_new", flag: str | None = "violates_paper", ax=None):
+                        h_new: str = "H_new", flag: str | None = "violates_paper",
+                        label: str = "pairs", ax=None):
     """Theorem 2: H(π_new)/H(π) against H(π) for ratio-bounded pairs, with each bound form as a
     pair of curves (lower, upper) divided by H.
 
@@ -73,6 +74,7 @@ def plot_entropy_bounds(pairs: pd.DataFrame, bounds: pd.DataFrame, h: str = "H",
         pairs: one row per (π, π_new) pair: columns ``h``, ``h_new`` and an optional boolean
             ``flag`` column (drawn as red crosses, e.g. pairs below the paper's lower bound).
         bounds: columns ``h`` (a grid of entropies) and ``lo_<form>``, ``hi_<form>`` per form.
+        label: legend label of the unflagged pairs.
     Returns:
         The Axes: one scatter (two with flagged pairs) and two lines per bound form.
     """
@@ -82,7 +84,7 @@ def plot_entropy_bounds(pairs: pd.DataFrame, bounds: pd.DataFrame, h: str = "H",
     ratio = pairs[h_new] / pairs[h]
     bad = pairs[flag].astype(bool) if flag and flag in pairs.columns else pd.Series(False,
                                                                                    pairs.index)
-    ax.scatter(pairs[h][~bad], ratio[~bad], s=6, color="#7f7f7f", alpha=0.4, label="pairs")
+    ax.scatter(pairs[h][~bad], ratio[~bad], s=6, color="#555555", alpha=0.6, label=label)
     if bad.any():
         ax.scatter(pairs[h][bad], ratio[bad], s=14, marker="x", color="#d62728",
                    label=f"{flag} ({int(bad.sum())})")
