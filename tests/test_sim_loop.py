@@ -285,3 +285,23 @@ def test_both_token_paths_match_the_problems_own_logprobs(pid):
     expect = ref + h_bs.gather(1, states).reshape(ref.shape) * ro.mask.reshape(ref.shape)
     assert torch.allclose(centred, expect, atol=1e-14)
     assert entropy(z).shape == (b, prob.num_states)
+
+
+def test_per_state_prediction_is_theory_first_order_change():
+    """dH_pred_state = Σ_s w_s·theory.first_order_entropy_change(z_s, Δz_s), visit weights."""
+    from entropy_lab.sim.record import snapshot, update_row
+    from entropy_lab.theory import first_order_entropy_change
+
+    prob = get_problem("mdp/calibrated")
+    gen = torch.Generator().manual_seed(3)
+    z = prob.init_logits(2)
+    dz = 0.1 * torch.randn(z.shape, generator=gen, dtype=torch.float64)
+    before, after = snapshot(prob, z, 4), snapshot(prob, z + dz, 4)
+    row = update_row(before, after, dz)
+    v = prob.visits(z)
+    ref = (v / v.sum(-1, keepdim=True) * first_order_entropy_change(z, dz)).sum(-1)
+    assert torch.allclose(row["dH_pred_state"], ref, rtol=1e-12, atol=1e-16)
+    # dH_pred by autograd equals a central finite difference of the problem's entropy
+    eps = 1e-6
+    fd = (prob.entropy(z + eps * dz) - prob.entropy(z - eps * dz)) / (2 * eps)
+    assert torch.allclose(row["dH_pred"], fd, rtol=1e-7, atol=1e-12)

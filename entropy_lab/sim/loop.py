@@ -178,7 +178,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         after = snapshot(prob, logits, config.k)
         state.update(after.entropy)
         delta = logits.detach() - logits_before
-        row = {**snapshot_row(after, config.k), **update_row(before, after, logits_before, delta),
+        row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
                **values, **metrics}
         rec.add(row, task)
         before = after

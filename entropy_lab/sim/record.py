@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from entropy_lab.theory import first_order_entropy_change
-
 NAN = float("nan")
 # Fixed leading columns (pass@k columns are inserted after J); the rest follow in sorted order.
 CORE_COLUMNS = (
@@ -32,6 +30,7 @@ class Snapshot:
         entropy, entropy_seq, J, pass1, passk: ``[B]``.
         grad_entropy: ``[B, S, K]`` ∂(token-averaged entropy)/∂logits (autograd; seeds separate).
         weights: ``[B, S]`` visits_s / Σ_s visits_s (the state weights of the token average).
+        probs, centred: ``[B, S, K]`` π and L = log π + H per state (for Theorem 1 per state).
     """
 
     entropy: torch.Tensor
@@ -41,32 +40,52 @@ class Snapshot:
     passk: torch.Tensor
     grad_entropy: torch.Tensor
     weights: torch.Tensor
+    probs: torch.Tensor
+    centred: torch.Tensor
 
 
 def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
-    """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k)."""
+    """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k).
+
+    Three problem calls (visits, expected_reward, success_prob) give everything through the
+    interface's definitions: entropy = Σ_s v_s·H_s / Σ_s v_s, entropy_seq = Σ_s v_s·H_s,
+    pass@k = Σ_c w_c·(1 − (1 − p_c)^k); the gradient of the token-averaged entropy comes from
+    autograd through visits and H (the state distribution moves too).
+    """
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
-        h_b = problem.entropy(z)
+        v_bs = problem.visits(z)
+        logp_bsk = torch.log_softmax(z, -1)
+        h_bs = -(logp_bsk.exp() * logp_bsk).sum(-1)
+        seq_b = (v_bs * h_bs).sum(-1)
+        h_b = seq_b / v_bs.sum(-1)
         (grad,) = torch.autograd.grad(h_b.sum(), z)  # a sum of per-seed terms: seeds stay apart
     z = z.detach()
     with torch.no_grad():
-        v_bs = problem.visits(z)
-        weights = v_bs / v_bs.sum(-1, keepdim=True)
+        v_bs = v_bs.detach()
+        p_bc = problem.success_prob(z)
+        w_c = problem.prompt_probs.to(p_bc.dtype)
+        fail_bc = 1.0 - p_bc.clamp(0.0, 1.0)
         return Snapshot(
             entropy=h_b.detach(),
-            entropy_seq=problem.sequence_entropy(z),
+            entropy_seq=seq_b.detach(),
             J=problem.expected_reward(z),
-            pass1=problem.pass_at_k(z, 1),
-            passk=problem.pass_at_k(z, k),
+            pass1=(p_bc * w_c).sum(-1),
+            passk=((1.0 - fail_bc.pow(k)) * w_c).sum(-1),
             grad_entropy=grad,
-            weights=weights,
+            weights=v_bs / v_bs.sum(-1, keepdim=True),
+            probs=logp_bsk.detach().exp(),
+            centred=logp_bsk.detach() + h_bs.detach().unsqueeze(-1),
         )
 
 
-def update_row(before: Snapshot, after: Snapshot, logits_before, delta_logits) -> dict:
-    """dH_exact, dH_pred (∇H·Δz) and dH_pred_state (Σ_s w_s·Theorem 1 per state), ``[B]`` each."""
-    per_state_bs = first_order_entropy_change(logits_before, delta_logits)
+def update_row(before: Snapshot, after: Snapshot, delta_logits) -> dict:
+    """dH_exact, dH_pred (∇H·Δz) and dH_pred_state, ``[B]`` each.
+
+    dH_pred_state = Σ_s w_s·(−Σ_a π_a L_a Δz_a): Theorem 1's general form per state
+    (``theory.first_order_entropy_change``, from the snapshot's π and L), state weights frozen.
+    """
+    per_state_bs = -(before.probs * before.centred * delta_logits).sum(-1)
     return {
         "dH_exact": after.entropy - before.entropy,
         "dH_pred": (before.grad_entropy * delta_logits).sum((1, 2)),
