@@ -14,7 +14,9 @@ from entropy_lab.precision.predict import correlated_bias, jensen_bias, one_side
 
 VOCAB = 32_000
 TOKENS_PER_ROW = 64
-ROWS, ROWS_QUICK = 64, 16
+ROWS, ROWS_QUICK = 32, 8
+TABULAR_PIPELINES = ("bf16", "bf16_fsdp2", "e_bf16_network", "fp16", "fp32_logprobs",
+                     "fp32")
 SIGNIFICANT = 3.0  # |bias| > 3 SE counts as a resolved direction
 PAPER_TOUCHED = 1e-3  # "< 0.1% of tokens"
 BF16_PIPELINES = ("bf16", "bf16_fsdp2", "e_bf16_network")
@@ -26,9 +28,9 @@ def _direction(bias: float, se: float) -> str:
     return "up" if bias > 0 else ("down" if bias < 0 else "none")
 
 
-def _survey(source, rows: int, eval_rows) -> dict:
+def _survey(source, rows: int, eval_rows, names) -> dict:
     out = {}
-    for name in pipeline_names():
+    for name in names:
         res = measure_ratio_bias(name, source, rows * TOKENS_PER_ROW, seed=8,
                                  tokens_per_row=TOKENS_PER_ROW)
         pred = predicted_by_bin(name, source, rows * TOKENS_PER_ROW, seed=8,
@@ -56,11 +58,12 @@ def check_bias(quick: bool) -> CheckResult:
     rows = ROWS_QUICK if quick else ROWS
     source = LogitSource(vocab=VOCAB, kind="peaked")
     eval_rows = source(8, torch.Generator().manual_seed(99))
-    llm = _survey(source, rows, eval_rows)
+    llm = _survey(source, rows, eval_rows, pipeline_names())
     from entropy_lab.problems import get_problem
 
     table = get_problem("tree/calibrated").init_logits(4, torch.Generator().manual_seed(0))
-    tab = _survey(TableSource(table), 4 * rows, table.reshape(-1, table.shape[-1])[:16])
+    tab = _survey(TableSource(table), 4 * rows, table.reshape(-1, table.shape[-1])[:16],
+                  TABULAR_PIPELINES)
     measured = {f"{k}/{name}": v for name, d in llm.items() for k, v in d.items()}
     measured.update({f"tree/{k}/{name}": v for name, d in tab.items()
                      for k, v in d.items() if k in ("bias", "se", "direction", "frac_out")})
