@@ -9,8 +9,8 @@ J, pass@1, pass@8, dH_exact and dH_pred (∇H·Δz). The reference runs fewer se
 cost is linear in seeds × steps) and is scaled up; the figures say by how much. Its trajectories
 are checked against ``simulate(rng="per_seed")``, which draws the same random numbers.
 
-Bandwidth: bytes touched per step = the sizes of every aten op's tensor inputs and outputs
-(counted with a TorchDispatchMode over a few steps) — an upper bound on DRAM traffic since caches
+Bandwidth: bytes touched per step = the sizes of every non-view aten op's tensor inputs and
+outputs (counted with a TorchDispatchMode over a few steps) — an upper bound on DRAM traffic since caches
 serve repeats; divided by the measured time per step. Copy bandwidth: best of five copies of a
 256 MiB float64 tensor (read + write counted).
 """
@@ -99,7 +99,8 @@ def check_reference(seeds: int = 2, steps: int = 20) -> float:
 
 
 class ByteCounter(TorchDispatchMode):
-    """Sum of the sizes of every aten op's tensor inputs and outputs."""
+    """Sum of the sizes of every aten op's tensor inputs and outputs (view ops move nothing and
+    are skipped; an expanded input counts its logical size, as a kernel reads it)."""
 
     def __init__(self):
         super().__init__()
@@ -107,6 +108,8 @@ class ByteCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if getattr(func, "is_view", False) or func.__name__.startswith(("detach", "lift_fresh")):
+            return out
         for x in torch.utils._pytree.tree_leaves((args, kwargs or {}, out)):
             if isinstance(x, torch.Tensor):
                 self.bytes += x.numel() * x.element_size()

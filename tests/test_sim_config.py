@@ -49,6 +49,10 @@ def test_k_may_exceed_g_in_expected_mode():
     ("bandit/calibrated", "grpo", {"mode": "expected", "minibatches": 1,
                                    "problem.reward_lo": 0.5}, r"needs binary rewards"),
     ("bandit/calibrated", "grpo", {"problem.num_arms": 1}, r"num_arms=1"),
+    ("bandit/calibrated", "adaptive_entropy", {"mode": "expected", "minibatches": 1},
+     r"gradient at ratio 1 is the policy gradient"),
+    ("bandit/calibrated", "entropy_bonus", {"mode": "expected", "minibatches": 1},
+     r"gradient at ratio 1 is the policy gradient"),
 ])
 def test_simulate_rejects(problem, algo, kwargs, match):
     with pytest.raises((InputError, KeyError), match=match):

@@ -35,6 +35,7 @@ for variable lengths it is the documented approximation E[1/len] ≈ 1/T.
 
 from __future__ import annotations
 
+import inspect
 from math import comb
 
 import torch
@@ -86,7 +87,7 @@ def estimator_for(algorithm, geometry: str = "vanilla") -> str:
         raise fail("algorithm", name, "epochs × minibatches == 1 in expected mode (got "
                    f"{updates}); off-policy steps need mode='sampled'")
     loss = getattr(algorithm, "loss_name", None)
-    if not _is_pg_at_ratio_one(loss, getattr(algorithm, "loss_hp", None) or {}):
+    if not _is_pg_at_ratio_one(algorithm):
         raise fail("algorithm", name, "in expected mode a loss whose gradient at ratio 1 is the "
                    f"policy gradient (a loss declaring pg_limit; got {loss!r} with its "
                    "hyperparameters); use mode='sampled'")
@@ -97,15 +98,26 @@ def estimator_for(algorithm, geometry: str = "vanilla") -> str:
     return estimator
 
 
-def _is_pg_at_ratio_one(loss: str | None, loss_hp: dict) -> bool:
-    """The loss declares ``pg_limit`` and the algorithm's hyperparameters satisfy it."""
+def _is_pg_at_ratio_one(algorithm) -> bool:
+    """The loss declares ``pg_limit``, the algorithm's hyperparameters (over the loss's defaults)
+    satisfy it, and no controller drives one of those hyperparameters during the run."""
+    from entropy_lab.algorithms.controllers import get_controller
     from entropy_lab.algorithms.losses_common import get_loss
 
     try:
-        limit = getattr(get_loss(loss), "pg_limit", None)
+        fn = get_loss(getattr(algorithm, "loss_name", None))
     except KeyError:
         return False
-    return limit is not None and all(loss_hp.get(k, v) == v for k, v in limit.items())
+    limit = getattr(fn, "pg_limit", None)
+    if limit is None:
+        return False
+    params = inspect.signature(fn).parameters.values()
+    hp = {p.name: p.default for p in params if p.default is not p.empty}
+    hp.update(getattr(algorithm, "loss_hp", None) or {})
+    if any(hp.get(k) != v for k, v in limit.items()):
+        return False
+    controller = getattr(algorithm, "controller", None)
+    return controller is None or get_controller(controller).key not in limit
 
 
 def binomial_pmf(p: torch.Tensor, n: int) -> torch.Tensor:

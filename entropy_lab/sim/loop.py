@@ -262,6 +262,8 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
 
 def _combine(key: str, values: list) -> torch.Tensor:
     """Minibatch metrics -> one value per seed: min of ``*/min``, max of ``*/max``, else mean."""
+    if len(values) == 1:
+        return values[0]
     stacked = torch.stack(torch.broadcast_tensors(*values))
     if key.endswith("/min"):
         return stacked.amin(0)
