@@ -139,7 +139,7 @@ def run_problem(problem_id: str, quick: bool) -> CheckResult:
     gen = torch.Generator().manual_seed(11)
     z = problem.init_logits(2)
     z = z + 0.5 * torch.randn(z.shape, generator=gen, dtype=F64)  # a generic point, two seeds
-    first_halving, halvings = (3, 9) if quick else (0, 9)
+    first_halving, halvings = (5, 9) if quick else (0, 9)
     measured, ok = {"problem": problem_id, "etas": halvings - first_halving}, True
     for name, make in STEPS.items():
         res = order_study(problem, z, make(problem, z, gen), first_halving, halvings)
