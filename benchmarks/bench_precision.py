@@ -4,15 +4,17 @@ The streamed measurement (``measure_ratio_bias``: blocks of rows, running per-bi
 against a naive reference on a size that fits: materialise every block's logits and per-token
 ratios at once, then bin with pandas. Full mode measures 10^7 tokens (64 tokens per context
 row, so 156,250 rows of 32k logits), quick mode 10^5. Peak memory is the process's resident
-high-water mark (``ru_maxrss``) growth during the streamed run; the naive reference's is
-reported too.
+high-water mark (``ru_maxrss``) growth over the post-import baseline, each run in a fresh
+subprocess so one run's peak does not hide another's; the naive reference's is reported too.
 """
 
 from __future__ import annotations
 
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -41,22 +43,38 @@ def naive_reference(n_tokens: int, source) -> pd.DataFrame:
 
 
 def _timed(fn):
-    rss0 = _rss_mb()
     start = time.perf_counter()
     out = fn()
-    return out, time.perf_counter() - start, max(_rss_mb() - rss0, 0.0)
+    return out, time.perf_counter() - start
+
+
+def streamed(n_tokens: int, source):
+    """The measurement under test."""
+    return measure_ratio_bias(PIPELINE, source, n_tokens, tokens_per_row=TOKENS_PER_ROW)
+
+
+def peak_rss_growth_mb(which: str, n_tokens: int) -> float:
+    """Peak resident-memory growth (MB) of ``streamed`` / ``naive_reference``, fresh process."""
+    code = (
+        "import resource, sys; sys.path.insert(0, sys.argv[1]); import bench_precision as b; "
+        "src = b.LogitSource(vocab=b.VOCAB, kind='peaked'); b.streamed(64, src); "
+        "base = b._rss_mb(); getattr(b, sys.argv[2])(int(sys.argv[3]), src); "
+        "print(b._rss_mb() - base)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), which,
+                          str(n_tokens)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def run(quick: bool = False) -> dict:
     torch.manual_seed(0)
     source = LogitSource(vocab=VOCAB, kind="peaked")
     n = QUICK_TOKENS if quick else FULL_TOKENS
-    # streamed first: ru_maxrss is a high-water mark, so the bigger naive run must come last
-    res, t_big, mem_big = _timed(lambda: measure_ratio_bias(
-        PIPELINE, source, n, tokens_per_row=TOKENS_PER_ROW))
-    _, t_small, _ = _timed(lambda: measure_ratio_bias(
-        PIPELINE, source, REFERENCE_TOKENS, tokens_per_row=TOKENS_PER_ROW))
-    _, t_ref, mem_ref = _timed(lambda: naive_reference(REFERENCE_TOKENS, source))
+    res, t_big = _timed(lambda: streamed(n, source))
+    _, t_small = _timed(lambda: streamed(REFERENCE_TOKENS, source))
+    _, t_ref = _timed(lambda: naive_reference(REFERENCE_TOKENS, source))
+    mem_big = peak_rss_growth_mb("streamed", n)
+    mem_ref = peak_rss_growth_mb("naive_reference", REFERENCE_TOKENS)
     return {
         "name": "precision",
         "ratio": t_ref / t_small,
@@ -70,6 +88,7 @@ def run(quick: bool = False) -> dict:
         "seconds": t_big,
         "peak_rss_growth_mb": mem_big,
         "reference_peak_rss_growth_mb": mem_ref,
+        "reference_tokens": REFERENCE_TOKENS,
         "tokens_measured": int(res.summary["n"].iloc[0]),
         "torch_threads": torch.get_num_threads(),
     }
