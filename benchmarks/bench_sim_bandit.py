@@ -10,9 +10,9 @@ cost is linear in seeds × steps) and is scaled up; the figures say by how much.
 are checked against ``simulate(rng="per_seed")``, which draws the same random numbers.
 
 Bandwidth: bytes touched per step = the sizes of every non-view aten op's tensor inputs and
-outputs (counted with a TorchDispatchMode over a few steps) — an upper bound on DRAM traffic since caches
-serve repeats; divided by the measured time per step. Copy bandwidth: best of five copies of a
-256 MiB float64 tensor (read + write counted).
+outputs (counted with a TorchDispatchMode over a few steps) — an upper bound on DRAM traffic
+since caches serve repeats; divided by the measured time per step. Copy bandwidth: best of five
+copies of a 256 MiB float64 tensor (read + write counted).
 """
 
 from __future__ import annotations
