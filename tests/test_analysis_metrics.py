@@ -119,6 +119,16 @@ def test_summarize_mean_and_bands_by_hand():
     assert (none["lo"] == none["mean"]).all() and len(none) == 4
 
 
+def test_summarize_skips_nan_values():
+    df = _runs()
+    df.loc[df.step == 0, "entropy"] = np.nan
+    df.loc[(df.step == 1) & (df.seed == 0), "entropy"] = np.nan
+    s = M.summarize(df, "entropy", by=("algorithm",))
+    assert 0 not in set(s["step"]) and np.isfinite(s[["mean", "lo", "hi"]]).all().all()
+    row = s[(s.algorithm == "grpo") & (s.step == 1)].iloc[0]
+    assert row["n"] == 2 and row["mean"] == pytest.approx((1.91 + 1.92) / 2)
+
+
 def test_final_summary_per_run():
     df = _runs()
     f = M.final_summary(df, values=("J",), last=2)

@@ -124,6 +124,14 @@ def test_plot_ratio_bias_measured_and_predicted():
     assert len(ax.lines) == 5 and ax.get_yscale() == "symlog"  # 2 dtypes × 2 + the zero line
 
 
+def test_plot_ratio_bias_error_bars():
+    rows = [{"logp_bin": b, "dtype": "bf16", "measured": 1e-3 * b, "se": 1e-4}
+            for b in (-8.0, -4.0, -1.0)]
+    ax = T.plot_ratio_bias(pd.DataFrame(rows), predicted=None, se="se", symlog=False)
+    assert len(ax.lines) == 2 and len(ax.collections) == 1
+    assert ax.get_yscale() == "linear"
+
+
 def test_plot_fraction_bars_counts():
     df = pd.DataFrame({"algorithm": ["ppo", "dapo"], "left band": [0.3, 0.5],
                        "bound broken": [0.0, 0.01]})

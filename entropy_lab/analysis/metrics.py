@@ -167,12 +167,14 @@ def summarize(df: pd.DataFrame, value: str, by=("algorithm",), x: str = "step",
         band: ``"sem"`` (σ/√n), ``"std"`` (σ), ``"ci95"`` (1.96·σ/√n) or ``"none"`` (0);
             σ is the sample standard deviation (ddof 1, 0 for a single seed).
     Returns:
-        A frame with columns ``*by, x, mean, lo, hi, n`` sorted by group then x.
+        A frame with columns ``*by, x, mean, lo, hi, n`` sorted by group then x; NaN values
+        (e.g. update metrics at step 0, before any update) are left out, and an x where every
+        value is NaN has no row.
     """
     check_choice("band", band, BANDS)
     by = list(by)
     _require_columns(df, [*by, x, value])
-    g = df.groupby([*by, x], sort=True)[value]
+    g = df[df[value].notna()].groupby([*by, x], sort=True)[value]
     out = g.agg(mean="mean", sd="std", n="count").reset_index()
     sd = out["sd"].fillna(0.0).to_numpy()
     n = out["n"].to_numpy().astype(np.float64)

@@ -101,23 +101,29 @@ def plot_entropy_bounds(pairs: pd.DataFrame, bounds: pd.DataFrame, h: str = "H",
 
 
 def plot_ratio_bias(df: pd.DataFrame, x: str = "logp_bin", measured: str = "measured",
-                    predicted: str | None = "predicted", hue: str = "dtype", symlog: bool = True,
-                    ax=None):
-    """E[r] − 1 by log-prob bin: measured as markers joined by solid lines, the prediction as a
-    dashed line of the same colour, one pair per ``hue`` value (dtype); a symlog y axis keeps
-    fp32's ~1e-7 and bf16's ~1e-3 visible together.
+                    predicted: str | None = "predicted", se: str | None = None,
+                    hue: str = "dtype", symlog: bool = True, ax=None):
+    """E[r] − 1 by log-prob bin: measured as markers joined by solid lines (± ``se`` error bars
+    when given), the prediction as a dashed line of the same colour, one pair per ``hue`` value;
+    a symlog y axis keeps fp32's ~1e-7 and bf16's ~1e-3 visible together.
 
     Returns:
         The Axes: one or two lines per hue value (measured; predicted where present and finite)
-        and the zero line.
+        and the zero line; with ``se``, one error-bar collection per hue value.
     """
     ax = _axes(ax)
-    _require_columns(df, [x, measured])
+    _require_columns(df, [x, measured] + ([se] if se else []))
     tiny = np.inf
     for key, g in _groups(df, hue):
         g = g.sort_values(x)
         color = DTYPE_COLORS.get(str(key))
-        (line,) = ax.plot(g[x], g[measured], "o-", ms=3, color=color, label=f"{key} measured")
+        if se:
+            bars = ax.errorbar(g[x], g[measured], yerr=g[se], fmt="o-", ms=3, capsize=0,
+                               color=color, label=f"{key} measured")
+            line = bars.lines[0]
+        else:
+            (line,) = ax.plot(g[x], g[measured], "o-", ms=3, color=color,
+                              label=f"{key} measured")
         if predicted and predicted in g.columns and np.isfinite(g[predicted]).any():
             ax.plot(g[x], g[predicted], "--", color=line.get_color(), label=f"{key} predicted")
         vals = np.abs(g[measured].to_numpy(np.float64))
