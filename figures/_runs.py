@@ -51,6 +51,8 @@ def cached(name: str, settings: dict, compute) -> dict[str, pd.DataFrame]:
         return pd.read_pickle(path)
     frames = compute()
     CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CACHE.glob(f"{name}-*.pkl"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     pd.to_pickle(frames, tmp)
     tmp.replace(path)

@@ -41,7 +41,8 @@ def main() -> None:
     plot_trajectories(runs, y="entropy", hue="algorithm", ax=ax_h)
     for ax in (ax_j, ax_h):
         ax.axvline(STEPS_PER_TASK, color="black", lw=1, linestyle=":")
-    ax_j.text(STEPS_PER_TASK, 0.02, " switch to task B", fontsize=8)
+    ax_j.text(STEPS_PER_TASK, 0.97, " switch to task B", fontsize=8, va="top",
+              transform=ax_j.get_xaxis_transform())
     ax_j.set_ylabel("expected reward J of the current task (exact)")
     ax_j.set_title("Task A, then task B")
     ax_j.legend()
