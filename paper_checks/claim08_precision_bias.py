@@ -14,7 +14,7 @@ from entropy_lab.precision.predict import correlated_bias, jensen_bias, one_side
 
 VOCAB = 32_000
 TOKENS_PER_ROW = 64
-ROWS, ROWS_QUICK = 32, 8
+ROWS, ROWS_QUICK, ROWS_LARGE = 32, 8, 1024
 TABULAR_PIPELINES = ("bf16", "bf16_fsdp2", "e_bf16_network", "fp16", "fp32_logprobs",
                      "fp32")
 SIGNIFICANT = 3.0  # |bias| > 3 SE counts as a resolved direction
@@ -55,7 +55,16 @@ def _survey(source, rows: int, eval_rows, names) -> dict:
 @register_check("claim08_precision_bias", claim=8, kind="empirical",
                 title="Theorem 3: ratio bias per precision pipeline (vocab 32k, tabular)")
 def check_bias(quick: bool) -> CheckResult:
-    rows = ROWS_QUICK if quick else ROWS
+    return _bias_result(ROWS_QUICK if quick else ROWS)
+
+
+@register_check("claim08_precision_bias_large", claim=8, kind="empirical", slow=True,
+                title="Theorem 3: ratio bias per pipeline, 1024 context rows (resolves directions)")
+def check_bias_large(quick: bool) -> CheckResult:
+    return _bias_result(ROWS_QUICK if quick else ROWS_LARGE)
+
+
+def _bias_result(rows: int) -> CheckResult:
     source = LogitSource(vocab=VOCAB, kind="peaked")
     eval_rows = source(8, torch.Generator().manual_seed(99))
     llm = _survey(source, rows, eval_rows, pipeline_names())
