@@ -255,3 +255,16 @@ def test_bad_input(case, call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert message in str(err.value)
+
+
+# ---------------------------------------------------------------- smoke: the simulator hook
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp32_logprobs"])
+def test_simulator_runs_with_named_pipeline(name):
+    from entropy_lab.sim import simulate
+
+    df = simulate("bandit/calibrated", "dapo", steps=2, seeds=2, precision=name,
+                  generator=torch.Generator().manual_seed(0))
+    assert df.attrs["precision"] == name
+    assert df["entropy"].notna().all() and len(df) == 6
