@@ -305,3 +305,16 @@ def test_per_state_prediction_is_theory_first_order_change():
     eps = 1e-6
     fd = (prob.entropy(z + eps * dz) - prob.entropy(z - eps * dz)) / (2 * eps)
     assert torch.allclose(row["dH_pred"], fd, rtol=1e-7, atol=1e-12)
+
+
+def test_named_precision_pipelines_plug_into_the_hook():
+    """A pipeline resolved by name from entropy_lab.precision: bf16 end to end moves on-policy
+    ratios off 1 (the mismatch the precision checks study); fp64 keeps them exactly 1."""
+    pytest.importorskip("entropy_lab.precision")
+    cfg = small(steps=2, seeds=2)
+    bf16 = simulate("tree/calibrated", "dapo", cfg.replace(precision="bf16"), minibatches=1)
+    fp64 = simulate("tree/calibrated", "dapo", cfg.replace(precision="fp64"), minibatches=1)
+    assert bf16.attrs["precision"] == "bf16"
+    assert (bf16[bf16.step > 0]["ratio/max"] > 1.0).any()
+    rest = fp64[fp64.step > 0]
+    assert (rest["ratio/min"] == 1.0).all() and (rest["ratio/max"] == 1.0).all()
