@@ -62,8 +62,9 @@ def load() -> tuple[pd.DataFrame, int, str]:
         k = int(runs["pass_k"].iloc[0])
         source = (f"CPU-tiny harness run (no GPU results found), {CPU_PRECISION}, "
                   f"{CPU_SETTINGS['steps']} steps, 1 seed")
-    runs = runs.assign(run=runs["algo"] + " " + runs["precision"].astype(str))
-    return runs, k, source
+    one_precision = runs.groupby("algo")["precision"].nunique().max() == 1
+    label = runs["algo"] if one_precision else runs["algo"] + " " + runs["precision"].astype(str)
+    return runs.assign(run=label), k, source
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = project_root()
 FOLDER = ROOT / "notebooks"
-# The harness notebook trains a transformer; it runs only with -m slow.
-SLOW = {"04_harness"}
+# Notebooks that need the optional harness extra (transformers, peft).
+NEEDS_HARNESS = {"04_harness"}
 
 
 def _builder():
@@ -26,7 +26,6 @@ def _builder():
 
 BUILDER = _builder()
 NAMES = list(BUILDER.NOTEBOOKS)
-PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -47,8 +46,11 @@ def test_every_notebook_has_a_reading_after_each_plot():
                 assert "Reading this plot" in after.source, (name, i)
 
 
-@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("name", NAMES)
 def test_notebook_executes_with_small_settings(name, monkeypatch):
+    if name in NEEDS_HARNESS:
+        pytest.importorskip("transformers")
+        pytest.importorskip("peft")
     monkeypatch.setenv("ENTROPY_LAB_QUICK", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend makes the images
     nb = nbformat.read(FOLDER / f"{name}.ipynb", as_version=4)
