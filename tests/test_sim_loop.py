@@ -236,9 +236,14 @@ def test_task_switch_changes_the_reward_and_the_task_column():
 
 def test_controller_values_are_logged_per_seed():
     df = simulate("bandit/calibrated", "repo_r", small(steps=3))
-    assert df.zeta.notna().all() and df.eps_high.isna().all()
+    assert df.zeta.notna().all() and df.entropy_coef.isna().all()
     df = simulate("bandit/calibrated", "adapo", small(steps=3))
-    assert df.eps_high.notna().all()
+    assert df.eps_high.notna().all() and df.zeta.isna().all()
+    # a fixed hyperparameter is logged as such; an absent one is NaN
+    df = simulate("bandit/calibrated", "dapo", small(steps=2))
+    assert (df.eps_high == 0.28).all() and df.zeta.isna().all()
+    df = simulate("bandit/calibrated", "grpo", small(steps=2), eps_high=None, eps_low=0.15)
+    assert (df.eps_high == 0.15).all()
 
 
 def test_non_finite_logits_stop_with_step_seed_and_partial_rows():

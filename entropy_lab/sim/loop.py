@@ -166,13 +166,14 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     before = snapshot(problem, logits, config.k)
     state = algorithm.init_state(before.entropy)
     rec = Recorder(ctx.streams.seed_ids, config.k)
-    rec.add({**snapshot_row(before, config.k), **_controller_values(state)}, "A")
+    static = _static_values(algorithm)
+    rec.add({**snapshot_row(before, config.k), **_controller_values(state, static)}, "A")
     step_fn = STEPS.get(config.mode)
     for t in range(1, config.steps + 1):
         task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
         prob = tasks[task]
         logits_before = logits.detach().clone()
-        values = _controller_values(state)
+        values = _controller_values(state, static)
         metrics = step_fn(ctx, prob, logits, optimizer, state)
         _check_finite(logits, metrics.pop("_bad_loss", None), t, ctx.streams.seed_ids, rec)
         after = snapshot(prob, logits, config.k)
@@ -187,9 +188,30 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     return SimResult(frame, logits.detach(), state)
 
 
-def _controller_values(state) -> dict:
-    """The controller values in effect (``[B]`` copies), NaN columns for the standard ones."""
-    values = {"zeta": NAN, "eps_high": NAN, "entropy_coef": NAN}
+CONTROLLED = ("zeta", "eps_high", "entropy_coef")
+
+
+def _static_values(algorithm) -> dict:
+    """zeta / eps_high / entropy_coef as fixed by the algorithm's hyperparameters (NaN where the
+    algorithm has no such hyperparameter; a controller's live value replaces them per step)."""
+    from entropy_lab.algorithms.recipe import PARTS
+
+    hps = {}
+    for part in PARTS:
+        hps.update(getattr(algorithm, f"{part}_hp", None) or {})
+    out = {}
+    for key in CONTROLLED:
+        value = hps.get(key)
+        if key == "eps_high" and value is None and "eps_low" in hps:
+            value = hps["eps_low"]  # the losses' convention: eps_high=None means ε_low
+        out[key] = float(value) if isinstance(value, (int, float)) else NAN
+    return out
+
+
+def _controller_values(state, static: dict) -> dict:
+    """The values in effect this iteration: controller state (``[B]`` copies) over the static
+    hyperparameters."""
+    values = dict(static)
     for name, v in state.values().items():
         values[name] = torch.as_tensor(v, dtype=torch.float64).detach().clone()
     return values
@@ -252,7 +274,7 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
         optimizer.step()
         bad_loss |= ~torch.isfinite(loss_b.detach())
         for key, value in {"loss": loss_b.detach(), **metrics}.items():
-            sums.setdefault(key, []).append(torch.as_tensor(value).detach().to(torch.float64))
+            sums.setdefault(key, []).append(torch.as_tensor(value, dtype=torch.float64).detach())
     out = {key: _combine(key, vals) for key, vals in sums.items()}
     out["reward_mean"] = rewards_bng.mean((-2, -1))
     out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(g, cfg.k)[correct_bn].mean(-1)

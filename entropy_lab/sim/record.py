@@ -147,5 +147,7 @@ class Recorder:
 
 
 def _as_seed_vector(value, n_seeds: int) -> torch.Tensor:
-    t = torch.as_tensor(value).detach().to(dtype=torch.float64, device="cpu")
+    if not isinstance(value, torch.Tensor):  # a Python float: never through the default dtype
+        value = torch.tensor(float(value), dtype=torch.float64)
+    t = value.detach().to(dtype=torch.float64, device="cpu")
     return t.expand(n_seeds) if t.ndim == 0 else t.reshape(n_seeds)
