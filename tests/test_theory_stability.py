@@ -34,12 +34,20 @@ def extreme_vectors():
     )
 
 
+def mp_logp(zs: list) -> list:
+    """log π at the working precision: log π_a = (z_a − z_top) − log1p(Σ_{b≠top} e^{z_b − z_top}).
+
+    (The log1p form keeps log π_top ≈ −Σ_{b≠top} π_b exact at any spread.)
+    """
+    top = max(range(len(zs)), key=lambda a: zs[a])
+    rest = mpmath.fsum(mpmath.exp(x - zs[top]) for a, x in enumerate(zs) if a != top)
+    return [x - zs[top] - mpmath.log1p(rest) for x in zs]
+
+
 def mp_entropy(z: list[float]) -> float:
     with mpmath.workdps(50):
-        zs = [mpmath.mpf(x) for x in z]
-        m = max(zs)
-        log_norm = m + mpmath.log(mpmath.fsum(mpmath.exp(x - m) for x in zs))
-        return float(-mpmath.fsum(mpmath.exp(x - log_norm) * (x - log_norm) for x in zs))
+        logp = mp_logp([mpmath.mpf(x) for x in z])
+        return float(-mpmath.fsum(mpmath.exp(lp) * lp for lp in logp))
 
 
 def all_outputs(z: torch.Tensor, dz: torch.Tensor, adv: torch.Tensor) -> list[torch.Tensor]:
@@ -81,7 +89,7 @@ def test_everything_finite_and_entropy_in_range(z, dtype):
 def test_float64_entropy_matches_50_digit_reference(z):
     got = th.entropy(torch.tensor(z, dtype=F64)).item()
     ref = mp_entropy(z)
-    assert abs(got - ref) <= 1e-13 * max(1.0, abs(ref)) + 1e-300, (got, ref)
+    assert abs(got - ref) <= 1e-13 * ref + 1e-310, (got, ref)  # relative, even for tiny H
 
 
 @SETTINGS
@@ -114,3 +122,46 @@ def test_spread_1e4_both_dtypes():
         assert h[0].item() == 0.0
         assert abs(h[1].item() - math.log(2)) < 1e-6
         assert bool(torch.isfinite(th.second_order_entropy_change(z, torch.ones_like(z))).all())
+
+
+def mp_entropy_change(z: list[float], dz: list[float]) -> float:
+    """H(z + Δz) − H(z) at 60 digits, z + Δz formed exactly."""
+    with mpmath.workdps(60):
+
+        def h(v):
+            return -mpmath.fsum(mpmath.exp(lp) * lp for lp in mp_logp(v))
+
+        zs, ds = [mpmath.mpf(x) for x in z], [mpmath.mpf(x) for x in dz]
+        return float(h([a + b for a, b in zip(zs, ds)]) - h(zs))
+
+
+def test_exact_change_keeps_relative_precision_for_tiny_steps():
+    gen = torch.Generator().manual_seed(5)
+    for scale in (1e-14, 1e-12, 1e-8, 1e-4, 1e-1, 0.9, 3.0, 100.0, 1e4):
+        z = 2 * torch.randn(6, generator=gen, dtype=F64)
+        dz = scale * torch.randn(6, generator=gen, dtype=F64)
+        ref = mp_entropy_change(z.tolist(), dz.tolist())
+        got = th.exact_entropy_change(z, dz).item()
+        assert abs(got - ref) <= 1e-12 * abs(ref), (scale, got, ref)
+
+
+@SETTINGS
+@given(
+    z=st.one_of(logit_vectors(max_k=6), extreme_vectors()),
+    log_scale=st.floats(-14, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_change_matches_60_digit_reference(z, log_scale, seed):
+    gen = torch.Generator().manual_seed(seed)
+    zt = torch.tensor(z, dtype=F64)
+    dz = 10.0**log_scale * torch.randn(zt.shape, generator=gen, dtype=F64)
+    got = th.exact_entropy_change(zt, dz).item()
+    ref = mp_entropy_change(z, dz.tolist())
+    # Rounding scale: the size of the summands, E_π[|c|(1 + |L|)] (their sum may cancel).
+    p = torch.softmax(zt, -1)
+    c = dz - (p * dz).sum()
+    scale = abs(ref) + float((p * c.abs() * (1 + th.centered_logprob(zt).abs())).sum())
+    scale += float((p * c * c).sum())
+    if float(c.abs().max()) > 20:  # very large steps: difference of two entropies
+        scale += 1e-3 * float(th.entropy(zt) + th.entropy(zt + dz))
+    assert abs(got - ref) <= 1e-11 * scale + 1e-310, (got, ref, scale)  # subnormals

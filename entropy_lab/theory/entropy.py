@@ -8,8 +8,11 @@ For π = softmax(z) over the last dim (K actions):
     ΔH        ≈ Σ_a ∂H/∂z_a Δz_a = −Cov_{a∼π}(log π_a, Δz_a)     (first order)
     ½ Δzᵀ ∇²H Δz                                                (second-order term)
 
-Everything is computed from ``log_softmax`` so it stays finite for logit spreads of 1e4 and
+Everything is computed from a log-softmax so it stays finite for logit spreads of 1e4 and
 probabilities down to 1e-300 in float64 (``0·log 0 = 0``: an underflowed π contributes nothing).
+The log-softmax here, log π_a = (z_a − z_top) − log1p(Σ_{b≠top} e^{z_b − z_top}), keeps the
+relative precision of log π_top ≈ −Σ_{b≠top} π_b for a nearly deterministic policy, where
+``torch.log_softmax`` rounds 1 + 1e-10 first (so H ~ 1e-10 lost ~1e-6 of its value).
 Any leading batch dims are allowed; all outputs keep the input dtype.
 """
 
@@ -26,8 +29,25 @@ def _check_logits(logits: torch.Tensor, name: str = "logits") -> torch.Tensor:
     return check_tensor(name, logits, min_ndim=1, last_dim_min=2, axes=LOGITS_AXES)
 
 
+def log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """log π = (z − z_top) − log1p(Σ_{b≠top} e^{z_b − z_top}), top = argmax (differentiable).
+
+    Shifting by the top logit itself (not ``amax``, which splits its gradient between ties) keeps
+    the expression an exact function of z around any point, so autograd through it is exact.
+
+    Args:
+        logits: ``[..., K]``.
+    Returns:
+        ``[..., K]``.
+    """
+    top = logits.argmax(-1, keepdim=True)
+    shifted = logits - logits.gather(-1, top)
+    others = torch.ones_like(shifted).scatter(-1, top, 0.0)
+    return shifted - torch.log1p((others * shifted.exp()).sum(-1, keepdim=True))
+
+
 def _plogp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    logp = torch.log_softmax(logits, dim=-1)
+    logp = log_softmax(logits)
     return logp.exp(), logp
 
 
@@ -111,7 +131,18 @@ def second_order_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor
 
 
 def exact_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor) -> torch.Tensor:
-    """H(z + Δz) − H(z), computed from two stable log-softmaxes.
+    """H(z + Δz) − H(z), without the cancellation of subtracting two entropies for small steps.
+
+    With c = Δz − Δz_top (top = the most likely action), m = log E_π[e^c] =
+    log1p(E_π[expm1(c)]) and π' = π·e^{c − m} (the new policy),
+
+        ΔH = −Σ_a (π'_a − π_a) L_a − E_{π'}[c − m],   π' − π = π·expm1(c − m)
+
+    (L = log π + H may replace log π because Σ_a (π'_a − π_a) = 0). Every summand is of the
+    size of the step (the rounding error is ~1e-16·E_π[|c|(1 + |L|)], not ~1e-16·H), so a step
+    of 1e-12 keeps full relative precision where subtracting two O(1) entropies keeps ~1e-4.
+    Rows with a very large step (max |c| > 20, where expm1 would swamp the small terms) use
+    H(z + Δz) − H(z) from two stable log-softmaxes.
 
     Args:
         logits: ``[..., K]``.
@@ -120,4 +151,17 @@ def exact_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor) -> to
         ``[...]``.
     """
     _check_step(logits, delta_logits)
-    return entropy(logits + delta_logits) - entropy(logits)
+    p, logp = _plogp(logits)
+    # Measure the step from the most likely action's: exact for that action, so that
+    # m = log E_π[e^c] stays exact when π is nearly deterministic (any constant shift of c
+    # leaves π' unchanged).
+    top = logits.argmax(-1, keepdim=True)
+    c = delta_logits - delta_logits.gather(-1, top)
+    small = c.abs().amax(-1) <= 20.0
+    c_small = c.clamp(-20.0, 20.0)  # rows with larger steps are taken from the other branch
+    shift = c_small - torch.log1p((p * torch.expm1(c_small)).sum(-1, keepdim=True))
+    diff = p * torch.expm1(shift)
+    centred = logp - (p * logp).sum(-1, keepdim=True)
+    near = -(diff * centred).sum(-1) - ((p + diff) * shift).sum(-1)
+    far = entropy(logits + delta_logits) - entropy(logits)
+    return torch.where(small, near, far)
