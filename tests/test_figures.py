@@ -75,3 +75,23 @@ def test_budget_follows_quick_switch(monkeypatch, tmp_path):
     assert _load_common(monkeypatch, tmp_path).budget(100, 10) == 10
     monkeypatch.setenv("ENTROPY_LAB_QUICK", "0")
     assert _load_common(monkeypatch, tmp_path).budget(100, 10) == 100
+
+
+def test_cached_reuses_same_settings_and_recomputes_others(monkeypatch, tmp_path):
+    _load_common(monkeypatch, tmp_path)
+    spec = importlib.util.spec_from_file_location("_runs_under_test", ROOT / "figures" / "_runs.py")
+    runs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runs)
+    monkeypatch.setattr(runs, "CACHE", tmp_path / "cache")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"runs": __import__("pandas").DataFrame({"x": [len(calls)]})}
+
+    a = runs.cached("demo", {"steps": 3}, compute)
+    b = runs.cached("demo", {"steps": 3}, compute)
+    c = runs.cached("demo", {"steps": 4}, compute)
+    assert len(calls) == 2 and a["runs"]["x"][0] == b["runs"]["x"][0] == 1
+    assert c["runs"]["x"][0] == 2
+    assert len(list((tmp_path / "cache").glob("demo-*.pkl"))) == 1  # the stale entry is gone
