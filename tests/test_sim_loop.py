@@ -323,3 +323,17 @@ def test_named_precision_pipelines_plug_into_the_hook():
     assert (bf16[bf16.step > 0]["ratio/max"] > 1.0).any()
     rest = fp64[fp64.step > 0]
     assert (rest["ratio/min"] == 1.0).all() and (rest["ratio/max"] == 1.0).all()
+
+
+def test_expected_mode_reward_mean_is_the_exact_j_before_each_step_across_a_switch():
+    cfg = small(mode="expected", steps=4, seeds=1, switch_task_at=2)
+    res = run("bandit/calibrated", "grpo", cfg, minibatches=1)
+    df = res.frame
+    prob_b = get_problem("bandit/calibrated").with_task("B")
+    assert df.reward_mean.iloc[1] == df.J.iloc[0] and df.reward_mean.iloc[2] == df.J.iloc[1]
+    # step 3 is the first on task B: its reward_mean is task B's J at the step-2 logits
+    z2 = run("bandit/calibrated", "grpo", cfg.replace(steps=2, switch_task_at=None),
+             minibatches=1).logits
+    assert df.reward_mean.iloc[3] == pytest.approx(float(prob_b.expected_reward(z2)[0]),
+                                                   abs=1e-15)
+    assert df.reward_mean.iloc[4] == df.J.iloc[3]

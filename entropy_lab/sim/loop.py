@@ -172,9 +172,12 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     for t in range(1, config.steps + 1):
         task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
         prob = tasks[task]
+        if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
+            before = snapshot(prob, logits, config.k)
         logits_before = logits.detach().clone()
         values = _controller_values(state, static)
         metrics = step_fn(ctx, prob, logits, optimizer, state)
+        metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
         _check_finite(logits, metrics.pop("_bad_loss", None), t, ctx.streams.seed_ids, rec)
         after = snapshot(prob, logits, config.k)
         state.update(after.entropy)
@@ -296,11 +299,14 @@ def _combine(key: str, values: list) -> torch.Tensor:
 
 @STEPS.register("expected")
 def expected_step(ctx: Context, problem, logits, optimizer, state) -> dict:
-    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid."""
+    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid.
+
+    ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.
+    """
     cfg = ctx.config
     z = logits.detach()
     grad = exp.EXPECTED.get(ctx.estimator)(problem, ctx.algorithm, z, cfg, ctx.agg_scale)
-    out = {"reward_mean": problem.expected_reward(z)}
+    out = {}
     if ctx.estimator == "exact_pg" and problem.num_states == 1 and cfg.optimizer == "sgd":
         q_bk = problem.action_values(z)[:, 0]
         out["dH_pred_closed"] = predicted_entropy_change(
