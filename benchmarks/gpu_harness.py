@@ -176,9 +176,12 @@ def throughput(model, cfg, device, n_seqs: int, reps: int, peak: float | None) -
 
 
 def run(tiny: bool = False, out: str | Path | None = None, cache: str | None = None,
-        budget_s: float = 420.0, peak_tflops: float | None = None) -> dict:
+        budget_s: float = 420.0, peak_tflops: float | None = None,
+        steps: int | None = None) -> dict:
     """Run the three parts; return the summary dict (also written to ``out/summary.json``)."""
     budget, base = settings(tiny, cache)
+    if steps:
+        budget = {**budget, "steps": steps}
     if not tiny and not torch.cuda.is_available():
         raise SystemExit("gpu_harness.py needs CUDA; use --tiny to test it on the CPU")
     out = Path(out or ("results/harness_gpu_tiny" if tiny else "results/harness_gpu"))
@@ -234,12 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", default=None, help="pretrained-checkpoint cache")
     p.add_argument("--budget-s", type=float, default=420.0,
                    help="no new trajectory run starts after this many seconds")
+    p.add_argument("--steps", type=int, default=None, help="RL steps per trajectory run")
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="device peak for the MFU estimate (default: from the device name)")
     args = p.parse_args(argv)
     if args.tiny:
         torch.set_num_threads(1)
-    summary = run(args.tiny, args.out, args.cache_dir, args.budget_s, args.peak_tflops)
+    summary = run(args.tiny, args.out, args.cache_dir, args.budget_s, args.peak_tflops,
+                  args.steps)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=1, default=str))
     return 0
 

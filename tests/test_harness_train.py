@@ -87,22 +87,29 @@ def test_only_adapter_parameters_change(cache):
     assert any("lora_B" in n for n in changed)
 
 
-def test_resume_gives_the_uninterrupted_continuation(cache, tmp_path, monkeypatch):
-    cfg = tiny(cache, algo="adapo", steps=4, checkpoint_every=2)
+@pytest.mark.parametrize("settings,crash_at,rows_kept", [
+    # Steps 0-2 written, checkpoint at step 2: step 2 is recomputed on resume.
+    ({"algo": "adapo", "steps": 4, "checkpoint_every": 2}, 3, 3),
+    # Crash in phase 2: phase 1 is rebuilt from its saved adapter, then merged.
+    ({"steps": 2, "phase2_task": "palindrome", "phase2_steps": 2, "theorem1_every": 0,
+      "exact_every": 0}, 3, 3),
+])
+def test_resume_gives_the_uninterrupted_continuation(cache, tmp_path, monkeypatch, settings,
+                                                     crash_at, rows_kept):
+    cfg = tiny(cache, **settings)
     whole = run_harness(cfg, tmp_path / "whole")
     real_step, calls = train.rl_step, []
 
-    def crash_at_step_3(*args):
-        if len(calls) == 3:
+    def crashing_step(*args):
+        if len(calls) == crash_at:
             raise KeyboardInterrupt
         calls.append(1)
         return real_step(*args)
 
-    monkeypatch.setattr(train, "rl_step", crash_at_step_3)
+    monkeypatch.setattr(train, "rl_step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
         run_harness(cfg, tmp_path / "cut")
-    # Steps 0-2 were written, the checkpoint holds step 2: step 2 is recomputed on resume.
-    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 3
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == rows_kept
     monkeypatch.setattr(train, "rl_step", real_step)
     resumed = run_harness(cfg, tmp_path / "cut", resume=True)
     assert without_timing(resumed).equals(without_timing(whole))
