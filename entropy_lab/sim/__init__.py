@@ -1,15 +1,27 @@
 """The RL loop over tabular policies, batched over seeds, with exact per-step theory.
 
     simulate(problem, algorithm, config=None, generator=None, **overrides) -> pandas.DataFrame
+    run(...) -> SimResult(frame, logits [B, S, K] final, state)
     sweep(grid, problem=..., ...) -> pandas.DataFrame
 
-One row per (seed, step); step 0 is the initial policy. Columns: step, seed, task, entropy
-(token-averaged), entropy_seq, J, pass@1, pass@{k} (exact), pass@{k}_est (sampled mode: the
-unbiased estimate from the batch's groups), dH_exact, dH_pred (∇_z H·Δz with the actual Δlogits),
-dH_pred_state (Σ_s w_s·Theorem 1 per state, state weights frozen), dH_pred_closed (the closed
-form where its premises hold, else NaN), clip/frac_low, clip/frac_high, clip/frac, ratio/mean,
-ratio/min, ratio/max, zeta, eps_high, entropy_coef (NaN where absent), cum_entropy, reward_mean,
-loss, and any further metric the loss or the controller reports.
+One row per (seed, step). Row 0 is the initial policy; row t describes iteration t:
+
+- exact, after the update: entropy (token-averaged), entropy_seq (Σ_s visits·H_s), J, pass@1,
+  pass@{k}; cum_entropy = Σ_{t' <= t} entropy_{t'} (0 at step 0);
+- the update: dH_exact = entropy_t − entropy_{t−1}; dH_pred = ∇_z H·Δz (autograd, the actual
+  Δlogits of the whole iteration); dH_pred_state = Σ_s w_s·Theorem 1 per state (visit weights
+  frozen at t − 1); dH_pred_closed = the closed form −η·E_π[π·A_c·L] (vanilla) or
+  −η·Cov_π(log π, A) (natural) where its premises hold (expected-mode exact-advantage REINFORCE,
+  SGD, one state), else NaN;
+- the batch (sampled mode): reward_mean, pass@{k}_est (unbiased estimate from the G samples of
+  each prompt), loss, clip/frac_low, clip/frac_high, clip/frac, ratio/mean, ratio/min, ratio/max
+  and any further loss metric (means over the minibatches; min/max of the ratio extremes); in
+  expected mode reward_mean is the exact J the update starts from and the loss metrics are NaN;
+- zeta, eps_high, entropy_coef: the values in effect during the iteration (a controller's state,
+  else the algorithm's fixed hyperparameter, else NaN), plus entropy_target;
+- task ("A", or "B" after ``switch_task_at``).
+
+``frame.attrs`` holds the config, the algorithm (as dicts), the problem id and the precision.
 """
 
 from entropy_lab.sim.config import SimConfig
