@@ -6,7 +6,7 @@ predicted bias.
 """
 
 from entropy_lab.precision import named
-from entropy_lab.precision.drift import implied_entropy_drift
+from entropy_lab.precision.drift import implied_entropy_drift, predicted_by_bin
 from entropy_lab.precision.logits import LogitSource, TableSource
 from entropy_lab.precision.measure import LOGP_EDGES, RatioBias, measure_ratio_bias
 from entropy_lab.precision.pipelines import (
@@ -40,6 +40,7 @@ __all__ = [
     "out_of_range",
     "pipeline_names",
     "predict_token_bias",
+    "predicted_by_bin",
     "resolve_dtype",
     "spacing",
 ]
