@@ -21,7 +21,13 @@ def test_identities_proven_for_k3(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["entropy_grad", "first_order_natural", "second_order", "repo_equals_entropy_bonus"]
+    "name",
+    [
+        "repo_equals_entropy_bonus",
+        pytest.param("entropy_grad", marks=pytest.mark.slow),
+        pytest.param("first_order_natural", marks=pytest.mark.slow),
+        pytest.param("second_order", marks=pytest.mark.slow),
+    ],
 )
 def test_identities_proven_for_k4(name):
     assert dv.verify(4, [name]) == {name: True}
@@ -55,7 +61,7 @@ def _random_point(k, seed):
     return 2 * rng.standard_normal(k), rng.standard_normal(k), rng.standard_normal(k)
 
 
-@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("k", [2, 3, pytest.param(4, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_lambdified_derivations_match_torch(k, seed):
     z, adv, dz = _random_point(k, seed)
