@@ -56,7 +56,7 @@ def edge_ratio_pairs(n: int, k: int, eps_low: float, eps_high: float, gen):
 )
 def check_rigorous(quick: bool) -> CheckResult:
     gen = torch.Generator().manual_seed(6)
-    n = 2000 if quick else 20000
+    n = 2000 if quick else 10000
     measured, ok = {"pairs_per_band_and_k": n}, True
     for eps_low, eps_high in BANDS:
         for k in (2, 5, 32):
@@ -113,7 +113,7 @@ def check_paper_form(quick: bool) -> CheckResult:
             lows.append(res.min_ratio)
             highs.append(res.max_ratio)
         for k in (2, 3, 5, 8):
-            res = optimise_entropy_ratio(k, eps_low, eps_high, 4 if quick else 12, gen)
+            res = optimise_entropy_ratio(k, eps_low, eps_high, 4 if quick else 8, gen)
             lows.append(res.min_ratio)
             highs.append(res.max_ratio)
             if k == 3:
