@@ -145,6 +145,11 @@ def ratio_entropy_terms(
         eps = (1.0 - r_min).clamp(min=1e-12, max=1.0)
     else:
         eps = torch.tensor(check_number("eps_low", eps_low, lo=0.0, lo_open=True, hi=1.0))
+        if bool(((p > 0) & (r < 1 - eps_low - atol)).any()):
+            raise InputError(
+                f"eps_low={eps_low!r} is not allowed: expected every ratio on the support of "
+                f"probs to be >= 1 − eps_low (smallest is {float(r[p > 0].min()):.6g})"
+            )
     q = ((new - (1.0 - eps) * p) / eps).clamp_min(0.0)
     return RatioEntropyTerms(
         entropy_old=_neg_xlogx(p).sum(-1),
