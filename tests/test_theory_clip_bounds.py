@@ -119,8 +119,9 @@ BAD = [
     (lambda: cb.ratio_entropy_terms(torch.tensor([0.5, 0.5]), torch.tensor([1.5, 1.0])),
      "ratios"),
     (lambda: cb.ratio_entropy_terms(torch.tensor([0.5, 0.5]), torch.ones(3)), "ratios"),
-    (lambda: cb.ratio_entropy_terms(torch.tensor([0.5, 0.5]), torch.tensor([0.7, 1.3]), 0.2),
-     "eps_low"),
+    (lambda: cb.ratio_entropy_terms(
+        torch.tensor([0.5, 0.5], dtype=F64), torch.tensor([0.7, 1.3], dtype=F64), 0.2
+    ), "eps_low"),
     (lambda: cb.sharp_family_ratio(0.2, [1e-3], "middle"), "side"),
     (lambda: cb.grid_search_entropy_ratio(4, 0.2, 0.28), "k"),
 ]
