@@ -4,7 +4,7 @@ The streamed measurement (``measure_ratio_bias``: blocks of rows, running per-bi
 against a naive reference on a size that fits: materialise every block's logits and per-token
 ratios at once, then bin with pandas. Full mode measures 10^7 tokens (64 tokens per context
 row, so 156,250 rows of 32k logits), quick mode 10^5. Peak memory is the process's resident
-high-water mark (``ru_maxrss``) growth over the post-import baseline, each run in a fresh
+high-water mark (VmHWM) growth over the post-import baseline, each run in a fresh
 subprocess so one run's peak does not hide another's; the naive reference's is reported too.
 """
 
@@ -30,6 +30,13 @@ REFERENCE_TOKENS = 20_000
 
 
 def _rss_mb() -> float:
+    """Peak resident memory (MB) of this process image: VmHWM on Linux (ru_maxrss survives
+    fork + exec, so a child would report its parent's peak), else ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
