@@ -28,7 +28,7 @@ CACHE = ROOT / "cache" / "figures"
 # The shared sweep of figures 2–5: every algorithm on the calibrated token tree.
 ALGORITHMS = ("grpo", "rloo", "ppo", "dapo", "gspo", "repo_r", "adapo", "clip_cov", "kl_cov")
 PROBLEM = "tree/calibrated"   # V = 6 tokens, T = 5 steps, 8 rewarded sequences of 7,776
-TRAIN = {"steps": budget(150, 15), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0,
+TRAIN = {"steps": budget(120, 12), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0,
          "n_prompts": 8, "group_size": 8}
 PASSK_KS = tuple(range(1, 65))
 

@@ -24,7 +24,7 @@ from entropy_lab.analysis.plots_theory import DTYPE_COLORS
 ALGORITHM = "dapo"
 PROBLEM = "tree/calibrated"
 PRECISIONS = ("bf16", "fp16", "fp32", "fp64")   # pipeline names; fp64 = exact control
-TRAIN = {"steps": budget(150, 15), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0}
+TRAIN = {"steps": budget(120, 12), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0}
 
 
 def _compute() -> dict[str, pd.DataFrame]:

@@ -21,7 +21,7 @@ from entropy_lab.sim import simulate
 
 CONTROLLED = {"repo_r": "zeta", "adapo": "eps_high"}   # algorithm -> the parameter it adapts
 PROBLEM = "tree/calibrated"
-TRAIN = {"steps": budget(150, 15), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0}
+TRAIN = {"steps": budget(120, 12), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0}
 
 
 def _compute() -> dict[str, pd.DataFrame]:

@@ -27,7 +27,7 @@ GPU_RESULTS = ROOT / "results" / "harness_gpu" / "trajectories.csv"
 CPU_ALGORITHMS = budget(("grpo", "dapo", "repo_r"), ("grpo", "repo_r"))
 CPU_PRECISION = "fp32"
 CPU_SETTINGS = budget(
-    {"steps": 25},
+    {"steps": 20},
     {"steps": 3, "pretrain_steps": 30, "pretrain_batch": 32, "prompts_per_step": 2,
      "group_size": 4, "pass_k": 2, "eval_seqs": 4, "lora_rank": 2},
 )
