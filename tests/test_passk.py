@@ -35,12 +35,10 @@ def test_large_n_matches_binomials():
         assert pass_at_k(n, c, k) == pytest.approx(comb_reference(n, c, k), rel=1e-8, abs=1e-15)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="log-gamma differences cancel: at n=1e6, c=k=1 the estimate is off by 2.4e-4 relative",
-)
 def test_small_pass_rate_at_very_large_n_keeps_relative_accuracy():
-    assert pass_at_k(10**6, 1, 1) == pytest.approx(1e-6, rel=1e-9)
+    # C(n-1, 1)/C(n, 1) = (n-1)/n, so pass@1 with one correct sample is exactly 1/n.
+    for n in (10**3, 10**6, 10**7):
+        assert pass_at_k(n, 1, 1) == pytest.approx(1 / n, rel=1e-8)
 
 
 def test_equals_subset_enumeration():
