@@ -122,7 +122,7 @@ class ContextualBandit(TabularProblem):
         p_bnk = torch.softmax(logits.detach(), dim=-1).gather(
             1, prompts_bn[..., None].expand(-1, -1, self.num_actions)
         )
-        actions_bng = sample_categorical(p_bnk[:, :, None, :].expand(-1, -1, g, -1), generator)
+        actions_bng = sample_categorical(p_bnk, generator, draws=g)
         states = prompts_bn[:, :, None, None].expand(-1, -1, g, 1).contiguous()
         mask = torch.ones(b, n, g, 1, dtype=torch.float64)
         return Rollout(prompts_bn, states, actions_bng[..., None], mask)

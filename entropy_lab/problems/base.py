@@ -55,20 +55,24 @@ class Rollout:
         return self.mask.sum(-1)
 
 
-def sample_categorical(probs_xk: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def sample_categorical(
+    probs_xk: torch.Tensor, generator: torch.Generator | None, draws: int | None = None
+) -> torch.Tensor:
     """One draw per row of ``probs_xk`` (``[..., K]``, rows summing to 1) by inverse CDF.
 
     Inverse-CDF sampling with one uniform per row keeps the draw reproducible for a given
     generator and vectorises over any leading dims (``torch.multinomial`` wants 2-D input).
+    With ``draws=G`` each row is sampled G times from one CDF (the same uniforms, in the same
+    order, as expanding the rows G-fold first, without G copies of the cumulative sum).
 
     Returns:
-        ``[...]`` int64 indices in ``[0, K)``.
+        ``[...]`` int64 indices in ``[0, K)``, or ``[..., G]`` with ``draws=G``.
     """
     cdf = probs_xk.cumsum(-1)
-    u = torch.rand(
-        probs_xk.shape[:-1] + (1,), generator=generator, dtype=probs_xk.dtype,
-        device=probs_xk.device,
-    )
+    if draws is not None:
+        cdf = cdf[..., None, :]
+    shape = probs_xk.shape[:-1] + ((draws,) if draws is not None else ()) + (1,)
+    u = torch.rand(shape, generator=generator, dtype=probs_xk.dtype, device=probs_xk.device)
     idx = (cdf < u * cdf[..., -1:]).sum(-1)
     return idx.clamp_max(probs_xk.shape[-1] - 1)
 

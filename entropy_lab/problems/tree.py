@@ -159,7 +159,7 @@ class TokenTree(TabularProblem):
     def expected_reward(self, logits: torch.Tensor) -> torch.Tensor:
         """J = Σ_x P(x) R(x) over the V^T sequences (forward DP). ``[B]``, differentiable."""
         probs_bl = self.leaf_probs(logits)
-        return probs_bl @ self.leaf_rewards.to(probs_bl.dtype)
+        return (probs_bl * self.leaf_rewards.to(probs_bl.dtype)).sum(-1)
 
     def action_values(self, logits: torch.Tensor) -> torch.Tensor:
         """Q(prefix, a) = E[R | prefix, a] by the backward DP. ``[B, S, V]``."""
@@ -172,7 +172,7 @@ class TokenTree(TabularProblem):
     def success_prob(self, logits: torch.Tensor) -> torch.Tensor:
         """P(sampled sequence is correct). ``[B, 1]``."""
         probs_bl = self.leaf_probs(logits)
-        return (probs_bl @ self.leaf_correct.to(probs_bl.dtype))[:, None]
+        return (probs_bl * self.leaf_correct.to(probs_bl.dtype)).sum(-1)[:, None]
 
     def evaluate(self, logits: torch.Tensor, ks: Sequence[int] = (1,)) -> dict[str, torch.Tensor]:
         """Every exact quantity from one forward and one backward pass (no autograd).
@@ -198,7 +198,7 @@ class TokenTree(TabularProblem):
         for t, (q_bjk, g_bjk, p_bjk, reach_bj) in enumerate(levels):
             v_bj = root_v if t == 0 else q_levels[t - 1].reshape(b, -1)
             g_bjk.copy_(q_bjk).sub_(v_bj[..., None]).mul_(p_bjk).mul_(reach_bj[..., None])
-        p_correct = reach[-1] @ self.leaf_correct.to(p_bsk.dtype)
+        p_correct = (reach[-1] * self.leaf_correct.to(p_bsk.dtype)).sum(-1)
         out = {
             "entropy": seq_h / visits_bs.sum(-1),
             "sequence_entropy": seq_h,
