@@ -1,0 +1,128 @@
+"""The simulator-based paper checks (claims 3, 5, 7, 10-14): their helpers on hand-made frames,
+and each check end to end on its quick budget (well-formed result, numbers present)."""
+
+import importlib
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from entropy_lab.checks import CHECKS, VERDICTS, CheckResult, load_check_modules, run_check
+from entropy_lab.project import project_root
+
+load_check_modules(project_root() / "paper_checks")
+common = importlib.import_module("paper_checks._sim_common")
+claim03 = importlib.import_module("paper_checks.claim03_sign_law_dynamics")
+claim10 = importlib.import_module("paper_checks.claim10_passk_collapse")
+claim13 = importlib.import_module("paper_checks.claim13_off_policy_collapse")
+
+FAST = ["claim03_sign_law_dynamics", "claim05_repo_r_entropy", "claim10_passk_collapse",
+        "claim12_sequential", "claim13_off_policy_collapse"]
+SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers"]
+
+
+def _frame(entropy_bt, j_bt):
+    """A tidy frame (seed, step, entropy, J) from ``[B, T]`` arrays."""
+    b, t = np.shape(entropy_bt)
+    return pd.DataFrame({
+        "seed": np.repeat(np.arange(b), t), "step": np.tile(np.arange(t), b),
+        "entropy": np.ravel(entropy_bt), "J": np.ravel(j_bt),
+    })
+
+
+def test_mean_se_matches_hand_computation():
+    m, se = common.mean_se([1.0, 2.0, 3.0, 6.0])
+    assert m == 3.0
+    # sample sd = sqrt(((−2)² + (−1)² + 0² + 3²)/3) = sqrt(14/3); se = sd/2
+    assert se == pytest.approx(math.sqrt(14 / 3) / 2, rel=1e-15)
+
+
+def test_at_step_and_matrix_follow_seed_order():
+    df = _frame([[1.0, 0.5, 0.25], [2.0, 1.0, 0.5]], [[0, 0, 0], [0, 0, 0]]).iloc[::-1]
+    np.testing.assert_array_equal(common.at_step(df, "entropy"), [0.25, 0.5])
+    np.testing.assert_array_equal(common.at_step(df, "entropy", 0), [1.0, 2.0])
+    np.testing.assert_array_equal(common.per_seed_matrix(df, "entropy"),
+                                  [[1.0, 0.5, 0.25], [2.0, 1.0, 0.5]])
+    np.testing.assert_array_equal(common.entropy_ratio(df), [0.25, 0.25])
+
+
+def test_rounded_keeps_significant_digits_and_non_floats():
+    out = common.rounded({"a": 1.23456e-7, "b": 12345.678, "c": True, "d": float("nan")})
+    assert out["a"] == 1.235e-7 and out["b"] == 12350.0 and out["c"] is True
+    assert math.isnan(out["d"])
+
+
+def test_entropy_at_reward_first_crossing_and_never():
+    # seed 0 reaches J 0.8 at step 2 (H 0.5 of 2.0); seed 1 never does
+    df = _frame([[2.0, 1.5, 1.0, 0.5], [1.0, 0.9, 0.8, 0.7]],
+                [[0.1, 0.5, 0.8, 0.9], [0.1, 0.2, 0.3, 0.4]])
+    out = claim13.entropy_at_reward(df, 0.8)
+    assert out[0] == 0.5 and math.isnan(out[1])
+
+
+@pytest.mark.parametrize("cal, unc, anti, expected", [
+    ((-1.0, 0.1), (0.05, 0.1), (1.0, 0.1), True),
+    ((-1.0, 0.6), (0.05, 0.1), (1.0, 0.1), False),   # calibrated fall within 2 SE of 0
+    ((-1.0, 0.1), (0.30, 0.1), (1.0, 0.1), False),   # uncorrelated above 0.25 × |calibrated|
+    ((-1.0, 0.0), (0.00, 0.0), (-0.1, 0.0), False),  # anti-calibrated falls
+])
+def test_sign_law_rule(cal, unc, anti, expected):
+    assert claim03._law_holds(cal, unc, anti) is expected
+
+
+def test_beyond_two_standard_errors():
+    assert claim10._beyond(np.array([1.0, 1.1, 0.9, 1.0])) == 1
+    assert claim10._beyond(np.array([-1.0, -1.1, -0.9, -1.0])) == -1
+    assert claim10._beyond(np.array([1.0, -1.0, 1.0, -1.0])) == 0
+
+
+def test_runner_is_cached_and_override_order_does_not_matter():
+    a = common.run_sim("bandit/calibrated", "rloo", True, steps=2, epochs=1, minibatches=1)
+    b = common.run_sim("bandit/calibrated", "rloo", True, minibatches=1, epochs=1, steps=2)
+    assert a is b
+    seeds, _ = common.budget(True)
+    assert a.frame["seed"].nunique() == seeds >= 16
+    assert a.frame.attrs["config"]["optimizer"] == common.STANDARD["optimizer"]
+
+
+def test_reduced_tree_is_the_configured_size():
+    problem = common.get_problem_object("tree/calibrated")
+    v, t = common.TREE_SIZE["vocab_size"], common.TREE_SIZE["horizon"]
+    assert problem.num_actions == v and problem.horizon == t
+    assert problem.num_states == (v**t - 1) // (v - 1)
+
+
+def test_every_claim_of_the_area_is_registered_and_empirical():
+    ids = {s.check_id: s for s in (CHECKS.get(n) for n in CHECKS.names())}
+    for check_id in FAST + SLOW:
+        assert ids[check_id].kind == "empirical"
+    assert {ids[c].claim for c in FAST + SLOW} == {3, 5, 7, 10, 11, 12, 13, 14}
+
+
+def _well_formed(check_id: str) -> CheckResult:
+    result = run_check(CHECKS.get(check_id), quick=True)
+    assert result.verdict in VERDICTS and result.verdict != "error", result.reason
+    assert result.measured and result.precise and result.tolerance and result.reason
+    numbers = [v for v in result.measured.values() if isinstance(v, float)]
+    assert numbers and any(math.isfinite(v) for v in numbers)
+    return result
+
+
+@pytest.mark.parametrize("check_id", FAST)
+def test_fast_checks_quick(check_id):
+    _well_formed(check_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check_id", SLOW)
+def test_slow_checks_quick(check_id):
+    _well_formed(check_id)
+
+
+def test_on_policy_never_clips_and_single_prompt_identity():
+    r7 = run_check(CHECKS.get("claim07_clip_higher"), quick=True)
+    assert r7.measured["on_policy/clip_frac_max"] == 0.0
+    assert r7.measured["on_policy/ratio_max_abs_dev"] == 0.0
+    r10 = run_check(CHECKS.get("claim10_passk_collapse"), quick=True)
+    assert r10.measured["single_prompt_identity_max_err"] < 1e-12
