@@ -1,9 +1,9 @@
 """The training runs several figures share (figures 2–5 read one sweep), cached on disk.
 
 Each figure runs in its own process, so the shared sweep is stored under ``cache/figures/``
-(git-ignored) keyed by its settings, the quick switch and a digest of the package sources: a
-change to any algorithm, the simulator or these settings recomputes it; a second figure reading
-the same runs does not.
+(git-ignored; ``$ENTROPY_LAB_CACHE/figures`` when set) keyed by its settings, the quick switch
+and a digest of the package sources: a change to any algorithm, the simulator or these settings
+recomputes it; a second figure reading the same runs does not.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from entropy_lab.problems import get_problem
 from entropy_lab.sim import run
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "cache" / "figures"
+# Tests point ENTROPY_LAB_CACHE at a temporary folder so they leave the checkout's cache alone.
+CACHE_ROOT = Path(os.environ.get("ENTROPY_LAB_CACHE") or ROOT / "cache")
+CACHE = CACHE_ROOT / "figures"
 
 # The shared sweep of figures 2–5: every algorithm on the calibrated token tree.
 ALGORITHMS = ("grpo", "rloo", "ppo", "dapo", "gspo", "repo_r", "adapo", "clip_cov", "kl_cov")

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from _common import budget, require, require_finite, save, setup
-from _runs import ROOT, cached
+from _runs import CACHE_ROOT, ROOT, cached
 
 from entropy_lab.analysis.plots_dynamics import plot_trajectories
 
@@ -31,7 +31,7 @@ CPU_SETTINGS = budget(
     {"steps": 3, "pretrain_steps": 30, "pretrain_batch": 32, "prompts_per_step": 2,
      "group_size": 4, "pass_k": 2, "eval_seqs": 4, "lora_rank": 2},
 )
-PRETRAIN_CACHE = ROOT / "cache" / "harness"
+PRETRAIN_CACHE = CACHE_ROOT / "harness"
 
 
 def _cpu_runs() -> dict[str, pd.DataFrame]:

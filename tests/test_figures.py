@@ -37,10 +37,16 @@ def test_every_numbered_figure_has_a_script():
     assert all(n[:3] == "fig" and n[3:5].isdigit() and n[5] == "_" for n in names)
 
 
+@pytest.fixture(scope="module")
+def figure_cache(tmp_path_factory):
+    """One cache for the module, so figures 2–5 share their sweep as they do in a real run."""
+    return tmp_path_factory.mktemp("figure_cache")
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_figure_script_runs_quick_and_writes_png(script, tmp_path):
+def test_figure_script_runs_quick_and_writes_png(script, tmp_path, figure_cache):
     env = dict(os.environ, ENTROPY_LAB_QUICK="1", MPLBACKEND="Agg",
-               ENTROPY_LAB_FIGURES_OUT=str(tmp_path))
+               ENTROPY_LAB_FIGURES_OUT=str(tmp_path), ENTROPY_LAB_CACHE=str(figure_cache))
     proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
