@@ -12,6 +12,7 @@ are a few dozen steps of a tiny model — a smoke picture, not evidence.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from _runs import CACHE_ROOT, ROOT, cached
 
 from entropy_lab.analysis.plots_dynamics import plot_trajectories
 
-GPU_RESULTS = ROOT / "results" / "harness_gpu" / "trajectories.csv"
+# ``$ENTROPY_LAB_HARNESS_RESULTS`` names another trajectories file (tests use it).
+GPU_RESULTS = Path(os.environ.get("ENTROPY_LAB_HARNESS_RESULTS")
+                   or ROOT / "results" / "harness_gpu" / "trajectories.csv")
 CPU_ALGORITHMS = budget(("grpo", "dapo", "repo_r"), ("grpo", "repo_r"))
 CPU_PRECISION = "fp32"
 CPU_SETTINGS = budget(
@@ -54,7 +57,8 @@ def load() -> tuple[pd.DataFrame, int, str]:
         ks = sorted(int(c.split("@")[1]) for c in runs.columns
                     if c.startswith("exact/pass@") and c != "exact/pass@1")
         require(bool(ks), f"{GPU_RESULTS} has no exact/pass@k column")
-        source = f"GPU results: {GPU_RESULTS.relative_to(ROOT)}"
+        shown = GPU_RESULTS.relative_to(ROOT) if GPU_RESULTS.is_relative_to(ROOT) else GPU_RESULTS
+        source = f"GPU results: {shown}"
         k = ks[-1]
     else:
         settings = {"algorithms": CPU_ALGORITHMS, "precision": CPU_PRECISION, **CPU_SETTINGS}

@@ -101,3 +101,31 @@ def test_cached_reuses_same_settings_and_recomputes_others(monkeypatch, tmp_path
     assert len(calls) == 2 and a["runs"]["x"][0] == b["runs"]["x"][0] == 1
     assert c["runs"]["x"][0] == 2
     assert len(list((tmp_path / "cache").glob("demo-*.pkl"))) == 1  # the stale entry is gone
+
+
+def test_harness_figure_reads_gpu_results_when_present(tmp_path):
+    # The columns benchmarks/gpu_harness.py writes: one row per step, exact pass@k every 5th.
+    import pandas as pd
+
+    rows = []
+    for algo, precision in (("dapo", "bf16"), ("dapo", "fp16"), ("repo_r", "bf16")):
+        for step in range(11):
+            exact = step % 5 == 0
+            rows.append({"algo": algo, "precision": precision, "phase": 1, "step": step,
+                         "entropy/token": 1.4 - 0.05 * step, "pass@1": 0.1 * step / 10,
+                         "exact/pass@1": 0.3 + 0.02 * step if exact else float("nan"),
+                         "exact/pass@8": 0.8 + 0.01 * step if exact else float("nan")})
+    csv = tmp_path / "trajectories.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    env = dict(os.environ, ENTROPY_LAB_QUICK="1", MPLBACKEND="Agg",
+               ENTROPY_LAB_FIGURES_OUT=str(tmp_path), ENTROPY_LAB_HARNESS_RESULTS=str(csv))
+    script = ROOT / "figures" / "fig11_harness.py"
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "fig11_harness.png").stat().st_size > 10_000
+    broken = pd.DataFrame(rows).drop(columns=["exact/pass@8"])
+    broken.to_csv(csv, index=False)
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "exact/pass@k" in proc.stderr
