@@ -46,6 +46,19 @@ def test_plot_trajectories_single_seed_has_no_band_and_reuses_axes():
     assert out is ax and len(ax.lines) == 1 and len(ax.collections) == 0
 
 
+def test_plot_trajectories_colours_follow_algorithms_or_override():
+    from matplotlib.colors import to_hex
+
+    from entropy_lab.analysis.style import algo_color
+
+    ax = D.plot_trajectories(_runs(), y="entropy")
+    assert [to_hex(line.get_color()) for line in ax.lines] == [
+        algo_color(a) for a in ("grpo", "repo_r", "dapo")]
+    ax2 = D.plot_trajectories(_runs(), y="entropy", color="#000000", linestyle="--")
+    assert {to_hex(line.get_color()) for line in ax2.lines} == {"#000000"}
+    assert {line.get_linestyle() for line in ax2.lines} == {"--"}
+
+
 def test_plot_phase_path_and_markers():
     ax = D.plot_phase(_runs(), x="entropy", y="J")
     assert len(ax.lines) == 9  # path + start + end per algorithm

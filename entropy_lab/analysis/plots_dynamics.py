@@ -40,14 +40,16 @@ def plot_trajectories(df: pd.DataFrame, y: str = "entropy", x: str = "step",
         band: ``"sem"``, ``"std"``, ``"ci95"`` or ``"none"`` (see :func:`metrics.summarize`).
         ax: Axes to draw on.
         label_prefix: prepended to each legend label (e.g. ``"bf16 "``).
-        line_kw: passed to ``ax.plot`` (e.g. ``linestyle``).
+        line_kw: passed to ``ax.plot`` (e.g. ``linestyle``); ``color`` overrides the per-algorithm
+            colours for every line.
     Returns:
         The Axes: one line per hue value, one filled band each where the band is non-zero.
     """
     ax = _axes(ax)
+    fixed_color = line_kw.pop("color", None)
     for key, sub in _groups(df, hue):
         s = summarize(sub, y, by=(), x=x, band=band)
-        color = line_kw.pop("color", None) if hue is None else algo_color(str(key))
+        color = fixed_color or (algo_color(str(key)) if hue is not None else None)
         label = f"{label_prefix}{key}" if key is not None else (label_prefix or None)
         (line,) = ax.plot(s[x], s["mean"], label=label, color=color, **line_kw)
         if band != "none" and (s["hi"] > s["lo"]).any():
