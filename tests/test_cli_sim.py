@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from entropy_lab.cli import main
-from entropy_lab.commands.sim import parse_sets
+from entropy_lab.commands._sets import parse_sets
 
 
 @pytest.fixture(autouse=True)

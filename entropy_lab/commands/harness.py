@@ -9,10 +9,9 @@ CPU-tiny preset by default; the GPU preset when CUDA is present (``--preset`` ov
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from entropy_lab.validation import InputError
+from entropy_lab.commands._sets import add_set_argument, parse_sets
 
 SHOWN = ("step", "entropy/token", "reward/mean", "pass@1", "ratio0/mean", "clip/frac_low",
          "clip/frac_high", "thm1/dH_pred", "thm1/dH_measured")
@@ -45,29 +44,13 @@ def add_arguments(p) -> None:
     p.add_argument("--phase2-task", default=None, choices=TASKS.names(),
                    help="then train this task from the phase-1 policy (adapter merged)")
     p.add_argument("--phase2-steps", type=int, default=None)
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="algorithm overrides, e.g. eps_high=0.3 minibatches=1")
+    add_set_argument(p, "algorithm overrides, e.g. eps_high=0.3 minibatches=1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     p.add_argument("--cache-dir", default=None, help="pretrained-checkpoint cache folder")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads (1 is fastest for the tiny model on a shared machine)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
-
-def parse_overrides(items: list[str]) -> tuple[tuple[str, object], ...]:
-    """``["eps_high=0.3", "minibatches=1"]`` -> (("eps_high", 0.3), ("minibatches", 1))."""
-    out = []
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--set {item!r} is not allowed: expected KEY=VALUE")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        out.append((key, value))
-    return tuple(out)
 
 
 def run(args) -> int:
@@ -82,7 +65,7 @@ def run(args) -> int:
         model_path=args.model, size=args.size, prompts_per_step=args.prompts,
         group_size=args.group, lr=args.lr, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
         lora_targets=lora_targets, sampler_path=args.sampler_path, phase2_task=args.phase2_task,
-        phase2_steps=args.phase2_steps, algo_overrides=parse_overrides(args.set) or None,
+        phase2_steps=args.phase2_steps, algo_overrides=tuple(parse_sets(args.set).items()) or None,
         seed=args.seed, device=args.device, cache_dir=args.cache_dir,
     )
     out = Path(args.out or Path("runs") / "harness" / f"{cfg.task}_{cfg.algo}_{cfg.precision}")

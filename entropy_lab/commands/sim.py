@@ -11,10 +11,9 @@ A run that stops on non-finite logits still writes the completed rows to ``--out
 
 from __future__ import annotations
 
-import ast
 import sys
 
-from entropy_lab.validation import fail
+from entropy_lab.commands._sets import add_set_argument, parse_sets
 
 
 def add_arguments(p) -> None:
@@ -24,25 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seeds", type=int, default=8, help="replicas (a tensor dim)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (SimConfig default)")
     p.add_argument("--mode", choices=("sampled", "expected"), default="sampled")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="SimConfig field, problem.<key> or algorithm hyperparameter (repeatable)")
+    add_set_argument(p, "SimConfig fields, problem.<key> or algorithm hyperparameters")
     p.add_argument("--out", metavar="FILE", help="write the frame (.parquet or .csv)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
-
-
-def parse_sets(items: list[str]) -> dict:
-    """``["eps_high=0.3", "optimizer=adam"]`` -> ``{"eps_high": 0.3, "optimizer": "adam"}``."""
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise fail("--set", item, "KEY=VALUE")
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        out[key.strip()] = value
-    return out
 
 
 def summary(df) -> str:
