@@ -147,11 +147,16 @@ def load_check_modules(folder: Path) -> None:
 
 
 def select(only: Iterable[str] | None = None, include_slow: bool = False) -> list[CheckSpec]:
-    """Checks to run: those named in ``only`` (ids or id prefixes), else all fast ones."""
+    """Checks to run: those named in ``only`` (exact ids, or id prefixes), else all fast ones."""
     specs = [CHECKS.get(n) for n in CHECKS.names()]
     if only:
         only = list(only)
-        chosen = [s for s in specs if any(s.check_id.startswith(o) for o in only)]
+        # An entry naming a check exactly selects that check alone; any other is a prefix.
+        chosen = [
+            s for s in specs
+            if s.check_id in only
+            or any(o not in CHECKS and s.check_id.startswith(o) for o in only)
+        ]
         if not chosen:
             CHECKS.get(only[0])  # raises, listing the valid ids
         return sorted(chosen, key=lambda s: (s.claim, s.check_id))

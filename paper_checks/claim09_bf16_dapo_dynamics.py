@@ -30,7 +30,7 @@ def _final_entropy(algo: str, precision, overrides: dict, steps: int) -> tuple[f
     return h0, per_seed.mean(), per_seed.std() / len(per_seed) ** 0.5
 
 
-@register_check("claim09_bf16_dapo_dynamics", claim=9, kind="empirical", slow=True,
+@register_check("claim09_bf16_dapo_dynamics", claim=9, kind="empirical",
                 title="bf16 vs fp16/fp32 log-probs: DAPO entropy collapse vs growth (bandit)")
 def check(quick: bool) -> CheckResult:
     steps = STEPS_QUICK if quick else STEPS

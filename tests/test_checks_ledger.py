@@ -68,3 +68,10 @@ def test_cli_check_json_and_exit_code(temp_checks, capsys):
 def test_cli_unknown_check_is_clean_error(capsys):
     assert main(["check", "--only", "definitely_not_a_check"]) == 2
     assert "unknown check" in capsys.readouterr().err
+
+
+def test_exact_id_selects_only_that_check(temp_checks):
+    temp_checks("zz_sel", "reproduced")
+    temp_checks("zz_sel_large", "reproduced")
+    assert [s.check_id for s in checks.select(["zz_sel"])] == ["zz_sel"]
+    assert [s.check_id for s in checks.select(["zz_se"])] == ["zz_sel", "zz_sel_large"]
