@@ -4,7 +4,7 @@ Every check states its settings through the constants here, so the numbers of di
 come from the same runs: one ``entropy-lab check`` process simulates each (problem, algorithm,
 overrides, budget) cell once and every check that needs it reads the cached result.
 
-Standard setting (fixed before any verdict was read; the alternatives tried are in LOG_claims.md):
+Standard setting (fixed before any verdict was read; the alternatives tried are in LOG.md):
 
 - problems: ``bandit/<mode>`` (K = 8) and ``tree/<mode>`` reduced to V = 4, T = 4 with 4 correct
   sequences of 256 (85 prefixes), so a 32-seed run of a few hundred steps fits the CPU budget;
