@@ -17,3 +17,15 @@ def pytest_collection_modifyitems(config, items):
 def gen():
     """A fixed-seed CPU generator (tests pass randomness explicitly)."""
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids OpenMP wake-up costs on a shared machine.
+
+    Opt in per module with ``pytestmark = pytest.mark.usefixtures("one_thread")``; the thread
+    count is restored after each test."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -4,18 +4,11 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from entropy_lab.cli import main
 from entropy_lab.commands._sets import parse_sets
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SIM = ["sim", "--problem", "bandit/calibrated", "--algo", "grpo", "--steps", "3", "--seeds", "2",

@@ -15,13 +15,7 @@ from entropy_lab.harness.theorem1 import eval_entropy, predicted_change, snapsho
 from entropy_lab.theory import entropy
 from entropy_lab.validation import InputError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(seed=0, answer_len=3):

@@ -11,13 +11,7 @@ from entropy_lab.algorithms import get_preset
 from entropy_lab.sim import SimConfig, run
 from entropy_lab.sim.expected import canonical_group_advantages, group_binary_weight
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def grpo_weight_by_hand(p: float, g: int, eps: float = 1e-6) -> float:

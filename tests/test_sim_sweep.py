@@ -4,7 +4,6 @@ import os
 
 import pandas as pd
 import pytest
-import torch
 
 from entropy_lab.sim import LocalBackend, SimConfig, simulate, sweep, write_frame
 from entropy_lab.sim.sweep import expand_grid, run_cell
@@ -13,12 +12,7 @@ from entropy_lab.validation import InputError
 TINY = SimConfig(steps=2, seeds=2, n_prompts=1, group_size=4, k=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_expand_grid_product_and_explicit_cells():
