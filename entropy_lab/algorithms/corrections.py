@@ -28,9 +28,8 @@ import torch
 
 from entropy_lab.algorithms._tensors import check_tokens
 from entropy_lab.algorithms.aggregation import aggregate
-from entropy_lab.algorithms.losses_clip import ppo_token_loss
+from entropy_lab.algorithms.losses_clip import ppo_terms
 from entropy_lab.algorithms.losses_common import (
-    clip_band,
     extra_mean,
     log_ratio,
     prepare,
@@ -87,8 +86,7 @@ def tis(
     else:
         raw = logk.exp()
         w = raw.clamp(max=cap)
-        lo, hi = clip_band(eps_low, eps_high, logp_bt)
-        ppo_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
+        _, ppo_bt, ev = ppo_terms(logp_bt, old_bt, adv_bt, eps_low, eps_high, dual_clip)
         loss_bt = w * ppo_bt
         metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
     metrics["tis/weight_mean"] = extra_mean(w, m, logp_bt.dtype)
@@ -125,12 +123,10 @@ def icepop(
     logp_bt, old_bt, adv_bt, m = prepare(logp, old_logp, advantages, mask)
     check_number("band_low", band_low, lo=0, lo_open=True, hi=1)
     check_number("band_high", band_high, lo=1)
-    lo, hi = clip_band(eps_low, eps_high, logp_bt)
-    logr = log_ratio(logp_bt, old_bt)
+    logr, ppo_bt, ev = ppo_terms(logp_bt, old_bt, adv_bt, eps_low, eps_high, dual_clip)
     logk = _mismatch_log_ratio(old_bt, m, sampler_logp)
     k = (logr.detach() if logk is None else logk).exp()
     outside = m & ((k < band_low) | (k > band_high))
-    ppo_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
     loss_bt = torch.where(outside, torch.zeros_like(ppo_bt), ppo_bt)
     metrics = ratio_metrics(logr, m, ev["low"] & ~outside, ev["high"] & ~outside)
     metrics["icepop/frac_masked"] = extra_mean(outside, m, logp_bt.dtype)

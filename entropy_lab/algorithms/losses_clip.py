@@ -51,6 +51,40 @@ def ppo_token_loss(
     return loss_bt, events
 
 
+def ppo_terms(
+    logp_bt: torch.Tensor,
+    old_bt: torch.Tensor,
+    adv_bt: torch.Tensor,
+    eps_low,
+    eps_high,
+    dual_clip,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """log r = clamp(logp − old_logp) and :func:`ppo_token_loss` on r with the band
+    (1 − ε_low, 1 + ε_high) of :func:`clip_band`: the part every PPO-based loss shares.
+
+    Args:
+        logp_bt, old_bt, adv_bt: ``[..., B, T]`` as returned by :func:`prepare`.
+        eps_low, eps_high, dual_clip: as :func:`ppo`.
+    Returns:
+        (log r ``[..., B, T]``, per-token loss ``[..., B, T]``, the clip-event maps).
+    """
+    lo, hi = clip_band(eps_low, eps_high, logp_bt)
+    logr = log_ratio(logp_bt, old_bt)
+    loss_bt, events = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
+    return logr, loss_bt, events
+
+
+def ppo_metrics(
+    logr_bt: torch.Tensor, mask_bt: torch.Tensor, events: dict[str, torch.Tensor],
+    like: torch.dtype,
+) -> dict[str, torch.Tensor]:
+    """:func:`ratio_metrics` with the PPO clip events, plus ``clip/frac_dual`` in the metric
+    dtype of ``like`` (the dtype of ``logp``)."""
+    metrics = ratio_metrics(logr_bt, mask_bt, events["low"], events["high"])
+    metrics["clip/frac_dual"] = extra_mean(events["dual"], mask_bt, like)
+    return metrics
+
+
 @register_loss("ppo", pg_limit={})
 def ppo(
     logp: torch.Tensor,
@@ -81,12 +115,8 @@ def ppo(
         (loss ``[...]``, metrics) with extra ``clip/frac_dual`` (verl ``pg_clipfrac_lower``).
     """
     logp_bt, old_bt, adv_bt, m = prepare(logp, old_logp, advantages, mask)
-    lo, hi = clip_band(eps_low, eps_high, logp_bt)
-    logr = log_ratio(logp_bt, old_bt)
-    loss_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
-    metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m, logp_bt.dtype)
-    return aggregate(loss_bt, m, agg, agg_norm), metrics
+    logr, loss_bt, ev = ppo_terms(logp_bt, old_bt, adv_bt, eps_low, eps_high, dual_clip)
+    return aggregate(loss_bt, m, agg, agg_norm), ppo_metrics(logr, m, ev, logp_bt.dtype)
 
 
 @register_loss("gspo", pg_limit={})

@@ -28,9 +28,8 @@ import torch
 
 from entropy_lab.algorithms._tensors import masked_mean
 from entropy_lab.algorithms.aggregation import aggregate
-from entropy_lab.algorithms.losses_clip import ppo_token_loss
+from entropy_lab.algorithms.losses_clip import ppo_terms
 from entropy_lab.algorithms.losses_common import (
-    clip_band,
     extra_mean,
     log_ratio,
     prepare,
@@ -116,9 +115,7 @@ def clip_cov(
     check_number("clip_cov_ratio", clip_cov_ratio, lo=0, lo_open=True, hi=1)
     check_number("clip_cov_lb", clip_cov_lb)
     check_number("clip_cov_ub", clip_cov_ub, lo=clip_cov_lb, lo_open=True)
-    lo, hi = clip_band(eps_low, eps_high, logp_bt)
-    logr = log_ratio(logp_bt, old_bt)
-    loss_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, None)
+    logr, loss_bt, ev = ppo_terms(logp_bt, old_bt, adv_bt, eps_low, eps_high, None)
     cov = token_covariance(adv_bt, logp_bt, m)
     window = m & (cov > clip_cov_lb) & (cov < clip_cov_ub)
     eligible = window & ~(ev["low"] | ev["high"])

@@ -15,15 +15,8 @@ import torch
 
 from entropy_lab.algorithms._tensors import hp_param
 from entropy_lab.algorithms.aggregation import aggregate
-from entropy_lab.algorithms.losses_clip import ppo_token_loss
-from entropy_lab.algorithms.losses_common import (
-    clip_band,
-    extra_mean,
-    log_ratio,
-    prepare,
-    ratio_metrics,
-    register_loss,
-)
+from entropy_lab.algorithms.losses_clip import ppo_metrics, ppo_terms
+from entropy_lab.algorithms.losses_common import extra_mean, prepare, register_loss
 from entropy_lab.validation import check_tensor, fail
 
 Metrics = dict[str, torch.Tensor]
@@ -72,12 +65,9 @@ def entropy_bonus(
     check_tensor("logits (unmasked positions)", torch.where(m[..., None], logits.detach(), 0.0),
                  finite=True)
     coef = hp_param("entropy_coef", entropy_coef, logp_bt)
-    lo, hi = clip_band(eps_low, eps_high, logp_bt)
-    logr = log_ratio(logp_bt, old_bt)
-    pg_bt, ev = ppo_token_loss(logr.exp(), adv_bt, lo, hi, dual_clip)
+    logr, pg_bt, ev = ppo_terms(logp_bt, old_bt, adv_bt, eps_low, eps_high, dual_clip)
     h_bt = token_entropy(logits.to(logp_bt.dtype), m)
-    metrics = ratio_metrics(logr, m, ev["low"], ev["high"])
-    metrics["clip/frac_dual"] = extra_mean(ev["dual"], m, logp_bt.dtype)
+    metrics = ppo_metrics(logr, m, ev, logp_bt.dtype)
     metrics["entropy/mean"] = extra_mean(h_bt, m, logp_bt.dtype)
     h_mean = metrics["entropy/mean"]
     coef_r = coef.detach().to(h_mean.dtype)
