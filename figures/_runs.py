@@ -20,7 +20,7 @@ from _common import QUICK, budget
 
 from entropy_lab.analysis.metrics import pass_at_k_curve
 from entropy_lab.problems import get_problem
-from entropy_lab.sim import run
+from entropy_lab.sim import run, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests point ENTROPY_LAB_CACHE at a temporary folder so they leave the checkout's cache alone.
@@ -59,6 +59,18 @@ def cached(name: str, settings: dict, compute) -> dict[str, pd.DataFrame]:
     pd.to_pickle(frames, tmp)
     tmp.replace(path)
     return frames
+
+
+def algorithm_runs(name: str, problem: str, algorithms, train: dict) -> pd.DataFrame:
+    """Per-step frames of ``simulate(problem, algorithm, **train)`` for each algorithm (seed 0),
+    concatenated with an ``algorithm`` column and cached under ``name``."""
+    def compute() -> dict[str, pd.DataFrame]:
+        frames = [simulate(problem, a, generator=torch.Generator().manual_seed(0), **train)
+                  .assign(algorithm=a) for a in algorithms]
+        return {"runs": pd.concat(frames, ignore_index=True)}
+
+    settings = {"algorithms": tuple(algorithms), "problem": problem, **train}
+    return cached(name, settings, compute)["runs"]
 
 
 def _passk_rows(problem, logits, algorithm: str, stage: str) -> list[dict]:

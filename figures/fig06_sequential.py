@@ -9,13 +9,10 @@ to explore with; a slower or lower task-B curve is the cost of collapse the pape
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import pandas as pd
-import torch
 from _common import budget, require, require_finite, save, setup
-from _runs import cached
+from _runs import algorithm_runs
 
 from entropy_lab.analysis.plots_dynamics import plot_trajectories
-from entropy_lab.sim import simulate
 
 ALGORITHMS = ("grpo", "dapo", "repo_r", "adapo")
 PROBLEM = "tree/calibrated"
@@ -24,16 +21,9 @@ TRAIN = {"steps": 2 * STEPS_PER_TASK, "switch_task_at": STEPS_PER_TASK, "seeds":
          "optimizer": "sgd", "lr": 1.0}
 
 
-def _compute() -> dict[str, pd.DataFrame]:
-    frames = [simulate(PROBLEM, a, generator=torch.Generator().manual_seed(0), **TRAIN)
-              .assign(algorithm=a) for a in ALGORITHMS]
-    return {"runs": pd.concat(frames, ignore_index=True)}
-
-
 def main() -> None:
     setup()
-    runs = cached("sequential", {"algorithms": ALGORITHMS, "problem": PROBLEM, **TRAIN},
-                  _compute)["runs"]
+    runs = algorithm_runs("sequential", PROBLEM, ALGORITHMS, TRAIN)
     require_finite("J and entropy", runs[["J", "entropy"]])
     require(set(runs["task"]) == {"A", "B"}, "the runs never switched to task B")
     fig, (ax_j, ax_h) = plt.subplots(1, 2, figsize=(11.5, 4.2))

@@ -10,30 +10,20 @@ controller has run out of authority at this scale.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import pandas as pd
-import torch
 from _common import budget, require, require_finite, save, setup
-from _runs import cached
+from _runs import algorithm_runs
 
 from entropy_lab.analysis.plots_dynamics import plot_controller_trace
 from entropy_lab.analysis.style import algo_color
-from entropy_lab.sim import simulate
 
 CONTROLLED = {"repo_r": "zeta", "adapo": "eps_high"}   # algorithm -> the parameter it adapts
 PROBLEM = "tree/calibrated"
 TRAIN = {"steps": budget(120, 12), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0}
 
 
-def _compute() -> dict[str, pd.DataFrame]:
-    frames = [simulate(PROBLEM, a, generator=torch.Generator().manual_seed(0), **TRAIN)
-              .assign(algorithm=a) for a in CONTROLLED]
-    return {"runs": pd.concat(frames, ignore_index=True)}
-
-
 def main() -> None:
     setup()
-    runs = cached("controllers", {"algorithms": tuple(CONTROLLED), "problem": PROBLEM, **TRAIN},
-                  _compute)["runs"]
+    runs = algorithm_runs("controllers", PROBLEM, CONTROLLED, TRAIN)
     fig, axes = plt.subplots(1, len(CONTROLLED), figsize=(12.5, 4.2), gridspec_kw={"wspace": 0.45})
     for ax, (algo, param) in zip(axes, CONTROLLED.items()):
         sub = runs[runs["algorithm"] == algo]
