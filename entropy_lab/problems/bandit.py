@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from entropy_lab.problems.base import Rollout, TabularProblem, check_count, sample_categorical
+from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
 from entropy_lab.validation import check_tensor, fail
 
 
@@ -114,14 +114,10 @@ class ContextualBandit(TabularProblem):
         generator: torch.Generator | None,
     ) -> Rollout:
         """Contexts i.i.d. from ``prompt_probs``, then G arms per context; T = 1."""
-        logits = self.check_logits(logits)
-        n = check_count("n_prompts", n_prompts)
-        g = check_count("group_size", group_size)
-        b = logits.shape[0]
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        b = p_bsk.shape[0]
         prompts_bn = self.sample_prompts(b, n, generator)
-        p_bnk = torch.softmax(logits.detach(), dim=-1).gather(
-            1, prompts_bn[..., None].expand(-1, -1, self.num_actions)
-        )
+        p_bnk = p_bsk.gather(1, prompts_bn[..., None].expand(-1, -1, self.num_actions))
         actions_bng = sample_categorical(p_bnk, generator, draws=g)
         states = prompts_bn[:, :, None, None].expand(-1, -1, g, 1).contiguous()
         mask = torch.ones(b, n, g, 1, dtype=torch.float64)

@@ -235,6 +235,16 @@ class TabularProblem:
         """Sample N = ``n_prompts`` prompts and G = ``group_size`` episodes per prompt."""
         raise NotImplementedError
 
+    def _sampling_policy(
+        self, logits: torch.Tensor, n_prompts: int, group_size: int
+    ) -> tuple[torch.Tensor, int, int]:
+        """Check the arguments of :meth:`sample`; return (π = softmax(logits) ``[B, S, K]``,
+        detached, N, G)."""
+        logits = self.check_logits(logits)
+        n = check_count("n_prompts", n_prompts)
+        g = check_count("group_size", group_size)
+        return torch.softmax(logits.detach(), dim=-1), n, g
+
     def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:
         """``[B, N, G]`` float64 episode rewards (the generator draws stochastic rewards)."""
         raise NotImplementedError

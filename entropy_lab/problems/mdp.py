@@ -33,7 +33,6 @@ import torch
 from entropy_lab.problems.base import (
     Rollout,
     TabularProblem,
-    check_count,
     check_distribution,
     sample_categorical,
 )
@@ -210,11 +209,8 @@ class TabularMDP(TabularProblem):
         generator: torch.Generator | None,
     ) -> Rollout:
         """Prompts (initial states) i.i.d. from μ, then G episodes of at most H steps each."""
-        logits = self.check_logits(logits)
-        n = check_count("n_prompts", n_prompts)
-        g = check_count("group_size", group_size)
-        b, k = logits.shape[0], self.num_actions
-        p_bsk = torch.softmax(logits.detach(), dim=-1)
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        b, k = p_bsk.shape[0], self.num_actions
         prompts_bn = self.sample_prompts(b, n, generator)
         s_bx = self.prompt_states[prompts_bn][:, :, None].expand(-1, -1, g).reshape(b, n * g)
         alive_bx = ~self.terminal[s_bx]

@@ -217,11 +217,8 @@ class TokenTree(TabularProblem):
         generator: torch.Generator | None,
     ) -> Rollout:
         """Sample N·G sequences per seed, level by level (one vectorised draw per position)."""
-        logits = self.check_logits(logits)
-        n = check_count("n_prompts", n_prompts)
-        g = check_count("group_size", group_size)
-        b, v, t_max = logits.shape[0], self.vocab_size, self.horizon
-        p_bsk = torch.softmax(logits.detach(), dim=-1)
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        b, v, t_max = p_bsk.shape[0], self.vocab_size, self.horizon
         code_bx = torch.zeros(b, n * g, dtype=torch.int64)
         states, actions = [], []
         for t in range(t_max):
