@@ -23,7 +23,7 @@ dH_exact = H(after) − H(before) beside its first-order predictions (entropy_la
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,12 +32,13 @@ import torch
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.config import SimConfig, check_against
+from entropy_lab.sim.guard import NonFiniteStep, StepGuard
 from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
 from entropy_lab.sim.streams import Streams
 from entropy_lab.sim.tokens import TokenBatch
 from entropy_lab.theory import predicted_entropy_change
-from entropy_lab.validation import fail
+from entropy_lab.validation import fail, trusted
 
 OPTIMIZERS = Registry("optimizer")
 OPTIMIZERS.register("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr))
@@ -72,6 +73,7 @@ class Context:
     streams: Streams
     estimator: str | None = None
     agg_scale: float = 1.0
+    guard: StepGuard = field(default_factory=StepGuard)
 
 
 def resolve(problem, algorithm, config, overrides):
@@ -145,7 +147,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         ``frame.attrs`` = {"config", "algorithm", "problem", "precision"}.
     Raises:
         InputError: bad config or a combination the mode cannot run.
-        SimulationError: non-finite logits; ``.partial`` holds the completed rows.
+        SimulationError: a non-finite rewards, log-probs, loss, logits or entropy value (step,
+            seed and quantity named); ``.partial`` holds the completed rows.
     """
     problem, algorithm, config = resolve(problem, algorithm, config, overrides)
     check_against(config, algorithm, problem)
@@ -169,23 +172,28 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     static = _static_values(algorithm)
     rec.add({**snapshot_row(before, config.k), **_controller_values(state, static)}, "A")
     step_fn = STEPS.get(config.mode)
-    for t in range(1, config.steps + 1):
-        task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
-        prob = tasks[task]
-        if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
-            before = snapshot(prob, logits, config.k)
-        logits_before = logits.detach().clone()
-        values = _controller_values(state, static)
-        metrics = step_fn(ctx, prob, logits, optimizer, state)
-        metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
-        _check_finite(logits, metrics.pop("_bad_loss", None), t, ctx.streams.seed_ids, rec)
-        after = snapshot(prob, logits, config.k)
-        state.update(after.entropy)
-        delta = logits.detach() - logits_before
-        row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
-               **values, **metrics}
-        rec.add(row, task)
-        before = after
+    # The loop feeds only its own, guarded intermediate results to the problem and algorithm
+    # entry points: their per-call finiteness scans are replaced by one check per iteration.
+    with trusted():
+        for t in range(1, config.steps + 1):
+            task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
+            prob = tasks[task]
+            if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
+                before = snapshot(prob, logits, config.k)
+            logits_before = logits.detach().clone()
+            values = _controller_values(state, static)
+            metrics = step_fn(ctx, prob, logits, optimizer, state)
+            metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
+            after = snapshot(prob, logits, config.k)
+            ctx.guard.add("logits after the update", logits)
+            ctx.guard.add("entropy after the update", after.entropy)
+            _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
+            state.update(after.entropy)
+            delta = logits.detach() - logits_before
+            row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
+                   **values, **metrics}
+            rec.add(row, task)
+            before = after
     frame = rec.frame()
     frame.attrs.update(_attrs(config, algorithm, problem, ctx.pipeline))
     return SimResult(frame, logits.detach(), state)
@@ -220,21 +228,13 @@ def _controller_values(state, static: dict) -> dict:
     return values
 
 
-def _check_finite(logits, bad_loss, step: int, seed_ids, rec: Recorder) -> None:
-    bad_b = ~torch.isfinite(logits.detach()).all(-1).all(-1)
-    if not bool(bad_b.any()):
-        return
-    first = int(bad_b.nonzero()[0, 0])
-    n_bad = int((~torch.isfinite(logits.detach()[first])).sum())
-    cause = ""
-    if bad_loss is not None and bool(bad_loss[first]):
-        cause = "; the loss was already non-finite in this step"
-    message = (
-        f"step {step}, seed {seed_ids[first]}: non-finite logits after the update "
-        f"({n_bad} of {logits[first].numel()} entries NaN/inf; {int(bad_b.sum())} of "
-        f"{bad_b.numel()} seeds affected){cause}. Rows for steps 0..{step - 1} are in .partial"
-    )
-    raise SimulationError(message, rec.frame(upto=step - 1))
+def _check_step(guard: StepGuard, step: int, seed_ids, rec: Recorder) -> None:
+    """Stop at the first non-finite quantity of iteration ``step`` (rows 0..step − 1 kept)."""
+    try:
+        guard.check(step, seed_ids)
+    except NonFiniteStep as err:
+        message = f"{err}. Rows for steps 0..{step - 1} are in .partial"
+        raise SimulationError(message, rec.frame(upto=step - 1)) from None
 
 
 @STEPS.register("sampled")
@@ -262,8 +262,9 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
             centred_bqt = tokens.centred_logprobs(z, problem.state_entropy(z))
             adv_bqt = algo.shape(adv_bqt, old_bqt, mask_bqt, state, centered_logprob_bt=centred_bqt)
         correct_bn = problem.correct(rollout, rewards_bng).sum(-1)
+    ctx.guard.add("rewards", rewards_bng)
+    ctx.guard.add("sampler log-probs", old_bqt)
     sums: dict[str, list] = {}
-    bad_loss = torch.zeros(b, dtype=torch.bool)
     rd = pipe.ratio_dtype
     needs_logits = algo.needs_logits
     for idx in algo.schedule(adv_bqt.shape[1], ctx.streams.shared):
@@ -275,13 +276,13 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
         optimizer.zero_grad(set_to_none=True)
         loss_b.sum().backward()  # a sum of per-seed losses: each seed gets its own gradient
         optimizer.step()
-        bad_loss |= ~torch.isfinite(loss_b.detach())
+        ctx.guard.add("trainer log-probs", logp)
+        ctx.guard.add("loss", loss_b)
         for key, value in {"loss": loss_b.detach(), **metrics}.items():
             sums.setdefault(key, []).append(torch.as_tensor(value, dtype=torch.float64).detach())
     out = {key: _combine(key, vals) for key, vals in sums.items()}
     out["reward_mean"] = rewards_bng.mean((-2, -1))
     out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(g, cfg.k)[correct_bn].mean(-1)
-    out["_bad_loss"] = bad_loss
     return out
 
 
