@@ -116,6 +116,12 @@ def _check_bandit_sizes(num_arms: int, num_correct: int, skew: float) -> None:
     check_number("skew", skew, lo=0.0)
 
 
+def _arm_means(correct: torch.Tensor, reward_hi: float, reward_lo: float) -> torch.Tensor:
+    """Per-arm mean reward in float64 (never the global default dtype): hi where correct."""
+    hi, lo = (torch.tensor(float(r), dtype=torch.float64) for r in (reward_hi, reward_lo))
+    return torch.where(correct, hi, lo)
+
+
 def build_bandit(
     mode: str,
     *,
@@ -157,7 +163,7 @@ def build_bandit(
     _check_bandit_sizes(num_arms, num_correct, skew)
     gen = torch.Generator().manual_seed(seed)
     logits, correct = ranked_arms(mode, num_arms, num_correct, skew, task, gen)
-    means = torch.where(correct, torch.tensor(float(reward_hi)), torch.tensor(float(reward_lo)))
+    means = _arm_means(correct, reward_hi, reward_lo)
     return Bandit(
         means.to(torch.float64), bernoulli=bernoulli, init_logits=logits, init_noise=init_noise,
     )
@@ -197,7 +203,7 @@ def build_cbandit(
         logits, correct = ranked_arms(mode, num_arms, num_correct, skew, task, gen)
         perm = torch.randperm(num_arms, generator=gen)
         logits_ck[c, perm] = logits
-        means_ck[c, perm] = torch.where(correct, float(reward_hi), float(reward_lo)).double()
+        means_ck[c, perm] = _arm_means(correct, reward_hi, reward_lo)
     weights = torch.arange(num_contexts, 0, -1, dtype=torch.float64)
     return ContextualBandit(
         means_ck, weights / weights.sum(), bernoulli=bernoulli, init_logits=logits_ck,
