@@ -243,3 +243,31 @@ def record_references(results: Iterable[CheckResult], path: Path) -> Path:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     return path
+
+
+def compare_to_references(results: Iterable[CheckResult], path: Path) -> pd.DataFrame:
+    """Each result against its pinned reference (``--record``): the pinned verdict and the
+    largest relative drift |x − x_ref| / max(|x_ref|, 1e-12) over the numbers both share.
+
+    Returns one row per result (``check_id``, ``pinned``, ``max_rel_drift``); ``pinned`` is empty
+    and the drift NaN where nothing was recorded. A drift is information (a library update, a
+    changed default), not a failure: the verdict decides.
+    """
+    path = Path(path)
+    pinned = json.loads(path.read_text())["checks"] if path.exists() else {}
+    rows = []
+    for r in results:
+        ref = pinned.get(r.check_id)
+        drift = math.nan
+        if ref is not None:
+            pairs = [
+                (v, ref["measured"][k]) for k, v in r.measured.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and isinstance(ref["measured"].get(k), (int, float))
+                and not isinstance(ref["measured"].get(k), bool)
+            ]
+            if pairs:
+                drift = max(abs(v - w) / max(abs(w), 1e-12) for v, w in pairs)
+        rows.append({"check_id": r.check_id, "pinned": ref["verdict"] if ref else "",
+                     "max_rel_drift": drift})
+    return pd.DataFrame(rows, columns=["check_id", "pinned", "max_rel_drift"])

@@ -75,3 +75,29 @@ def test_exact_id_selects_only_that_check(temp_checks):
     temp_checks("zz_sel_large", "reproduced")
     assert [s.check_id for s in checks.select(["zz_sel"])] == ["zz_sel"]
     assert [s.check_id for s in checks.select(["zz_se"])] == ["zz_sel", "zz_sel_large"]
+
+
+def test_record_then_compare(temp_checks, tmp_path):
+    temp_checks("zz_rec", "reproduced")
+    results = checks.run_checks(checks.select(["zz_rec"]))
+    path = checks.record_references(results, tmp_path / "references.json")
+    stored = json.loads(path.read_text())
+    assert stored["checks"]["zz_rec"]["measured"]["x"] == 1.5 and "torch" in stored["environment"]
+    same = checks.compare_to_references(results, path)
+    assert same.loc[0, "pinned"] == "reproduced" and same.loc[0, "max_rel_drift"] == 0.0
+    moved = CheckResult("reproduced", measured={"x": 1.65}, check_id="zz_rec")
+    assert checks.compare_to_references([moved], path).loc[0, "max_rel_drift"] == pytest.approx(0.1)
+    fresh = CheckResult("partly", measured={"x": 1.0}, check_id="zz_other")
+    row = checks.compare_to_references([fresh], path).iloc[0]
+    assert row["pinned"] == "" and row["max_rel_drift"] != row["max_rel_drift"]  # NaN
+
+
+def test_reproduce_quick_writes_report(tmp_path, capsys):
+    """The quick reproduction (checks + report; figures are run by tests/test_figures.py)."""
+    report = tmp_path / "REPORT.md"
+    code = main(["reproduce", "--quick", "--skip-figures", "--report", str(report)])
+    text = report.read_text()
+    assert code == 0, capsys.readouterr().err[-2000:]
+    assert "--quick" in text and "## Environment" in text
+    for claim in range(1, 15):
+        assert f"| {claim} | `claim{claim:02d}_" in text, f"claim {claim} has no check"

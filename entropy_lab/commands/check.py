@@ -33,7 +33,11 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        print(checks.results_frame(results).drop(columns="measured").to_string(index=False))
+        table = checks.results_frame(results).drop(columns="measured")
+        refs = root / "paper_checks" / "references.json"
+        if refs.exists() and not args.record:
+            table = table.merge(checks.compare_to_references(results, refs), on="check_id")
+        print(table.to_string(index=False))
     if args.record:
         path = checks.record_references(results, root / "paper_checks" / "references.json")
         print(f"recorded {len(results)} references in {path}", file=sys.stderr)
