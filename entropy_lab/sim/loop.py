@@ -250,17 +250,19 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
         rewards_bng = rewards_bng.to(torch.float64)
         b = z.shape[0]
         t_len = rollout.states.shape[-1]
-        mask_bngt = rollout.mask.to(torch.float64)
-        adv_bngt = broadcast_advantages(algo.advantages(rewards_bng), mask_bngt)
+        # A bool mask: the algorithms' mask checks accept it as is (a float mask costs two scans
+        # per call) and every use of it there goes through the same bool map.
+        real_bngt = rollout.mask > 0
+        adv_bngt = broadcast_advantages(algo.advantages(rewards_bng), real_bngt)
         adv_bqt = adv_bngt.reshape(b, -1, t_len)
-        mask_bqt = mask_bngt.reshape(b, -1, t_len)
+        real_bqt = real_bngt.reshape(b, -1, t_len)
         tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
-                            rollout.actions.reshape(b, -1, t_len), mask_bqt, z.shape[1],
+                            rollout.actions.reshape(b, -1, t_len), real_bqt, z.shape[1],
                             z.shape[2], pipe)
         old_bqt = tokens.sampler_logprobs(z, generator=ctx.streams.shared)
         if algo.shaping is not None:
             centred_bqt = tokens.centred_logprobs(z, problem.state_entropy(z))
-            adv_bqt = algo.shape(adv_bqt, old_bqt, mask_bqt, state, centered_logprob_bt=centred_bqt)
+            adv_bqt = algo.shape(adv_bqt, old_bqt, real_bqt, state, centered_logprob_bt=centred_bqt)
         correct_bn = problem.correct(rollout, rewards_bng).sum(-1)
     ctx.guard.add("rewards", rewards_bng)
     ctx.guard.add("sampler log-probs", old_bqt)
@@ -268,12 +270,14 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
     rd = pipe.ratio_dtype
     needs_logits = algo.needs_logits
     for idx in algo.schedule(adv_bqt.shape[1], ctx.streams.shared):
+        # on-policy the one index set is every sequence in order (Algorithm.schedule): a view
+        idx = slice(None) if algo.on_policy else idx
         logp = tokens.trainer_logprobs(logits, idx, generator=ctx.streams.shared)
         tok = tokens.token_logits(logits, idx) if needs_logits else None
         loss_b, metrics = algo.loss(logp.to(rd), old_bqt[:, idx].to(rd), adv_bqt[:, idx],
-                                    mask_bqt[:, idx], state, logits=tok)
+                                    real_bqt[:, idx], state, logits=tok)
         loss_b = loss_b.to(torch.float64)
-        optimizer.zero_grad(set_to_none=True)
+        logits.grad = None  # optimizer.zero_grad(set_to_none=True) of the one parameter
         loss_b.sum().backward()  # a sum of per-seed losses: each seed gets its own gradient
         optimizer.step()
         ctx.guard.add("trainer log-probs", logp)

@@ -56,9 +56,11 @@ def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
     with torch.enable_grad():
         v_bs = problem.visits(z)
         logp_bsk = torch.log_softmax(z, -1)
-        h_bs = -(logp_bsk.exp() * logp_bsk).sum(-1)
+        p_bsk = logp_bsk.exp()
+        h_bs = -(p_bsk * logp_bsk).sum(-1)
         seq_b = (v_bs * h_bs).sum(-1)
-        h_b = seq_b / v_bs.sum(-1)
+        vsum_b = v_bs.sum(-1)
+        h_b = seq_b / vsum_b
         (grad,) = torch.autograd.grad(h_b.sum(), z)  # a sum of per-seed terms: seeds stay apart
     z = z.detach()
     with torch.no_grad():
@@ -73,8 +75,8 @@ def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
             pass1=(p_bc * w_c).sum(-1),
             passk=((1.0 - fail_bc.pow(k)) * w_c).sum(-1),
             grad_entropy=grad,
-            weights=v_bs / v_bs.sum(-1, keepdim=True),
-            probs=logp_bsk.detach().exp(),
+            weights=v_bs / vsum_b.detach().unsqueeze(-1),
+            probs=p_bsk.detach(),
             centred=logp_bsk.detach() + h_bs.detach().unsqueeze(-1),
         )
 

@@ -45,7 +45,7 @@ class TokenBatch:
     Args:
         states_bqt: ``[B, Q, T]`` long state of each token (padding clamped into range).
         actions_bqt: ``[B, Q, T]`` long taken action.
-        mask_bqt: ``[B, Q, T]`` float 0/1.
+        mask_bqt: ``[B, Q, T]`` bool, or float 0/1.
         num_states, num_actions: S and K of the policy.
         pipeline: the precision pipeline.
     """
@@ -55,7 +55,7 @@ class TokenBatch:
         b, q, t = states_bqt.shape
         self.states = states_bqt.clamp(0, num_states - 1)
         self.actions = actions_bqt
-        self.real = mask_bqt > 0
+        self.real = mask_bqt if mask_bqt.dtype == torch.bool else mask_bqt > 0
         self.pipeline = pipeline
         self.num_actions = num_actions
         self.table = table_fn(pipeline)
