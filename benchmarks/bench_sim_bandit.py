@@ -172,5 +172,7 @@ def run(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    for key, value in run().items():
+    import sys
+
+    for key, value in run(quick="--quick" in sys.argv[1:]).items():
         print(f"{key}: {value}")
