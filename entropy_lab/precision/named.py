@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from entropy_lab.precision.matmul import LogitMatmul
 from entropy_lab.precision.pipelines import PathSpec, PrecisionPipeline, register_pipeline
 
 BF16, FP16, FP32, FP64 = torch.bfloat16, torch.float16, torch.float32, torch.float64
@@ -65,6 +66,13 @@ _NAMED = [
         "noise of size ε_bf16 (two bf16 forward passes); all arithmetic after that in fp64.",
         PathSpec(network=BF16), PathSpec(network=BF16)),
     PrecisionPipeline(
+        "e_bf16_matmul_order",
+        "(e) Network-level disagreement from real arithmetic: both paths compute the logits as "
+        "h·W, a bf16 unembedding matmul (D = 512); the sampler splits D into 8 slices whose "
+        "bf16 partial logits are summed in bf16 (tensor-parallel all-reduce), the trainer runs "
+        "one GEMM (fp32 accumulation, bf16 output); all arithmetic after that in fp64.",
+        PathSpec(matmul=LogitMatmul("split_d", chunks=8)), PathSpec(matmul=LogitMatmul("whole"))),
+    PrecisionPipeline(
         "f_fsdp2_cast",
         "(f) Both paths compute fp32 log-probs; the trainer's are cast back to bf16 (FSDP2 "
         "mixed-precision output cast), the sampler's stay fp32.",
@@ -101,5 +109,5 @@ for _p in _NAMED:
     register_pipeline(_p)
 
 MECHANISMS = ("a_bf16_logprobs", "b_bf16_ratio", "c_bf16_probs", "d_bf16_logits",
-              "e_bf16_network", "f_fsdp2_cast")
+              "e_bf16_network", "e_bf16_matmul_order", "f_fsdp2_cast")
 END_TO_END = ("bf16", "bf16_fsdp2", "fp16", "fp32_logprobs", "fp32", "fp64")

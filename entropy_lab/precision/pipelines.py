@@ -17,6 +17,9 @@ call, drawn from the passed ``torch.Generator`` (c = ``noise_scale``,
 ε = ``torch.finfo(dtype).eps``).
 Its size (c = 1: about 1e-2 relative for bf16) follows SCIENCE.md and is a modelling choice, not a
 measurement of a particular network.
+The alternative emulation computes the logits through a real bf16 unembedding matmul in a
+different reduction order on each path (``PathSpec.matmul``, :mod:`entropy_lab.precision.matmul`);
+there the size of the disagreement is measured, not assumed.
 
 Simulator hook (sim_api): ``sampler_logprobs``, ``trainer_logprobs`` (differentiable) and
 ``ratio_dtype``. The simulator casts both log-probs to ``ratio_dtype`` and takes the difference
@@ -31,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from entropy_lab.precision.matmul import LogitMatmul
 from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError, check_number, check_tensor, fail
 
@@ -107,6 +111,9 @@ class PathSpec:
             of fp32 log-probs — mechanism f).
         network: dtype whose epsilon sets the relative logit noise (mechanism e); None = none.
         noise_scale: c in z' = z·(1 + c·ε·ξ); 0 disables the noise.
+        matmul: if set, the logits are recomputed through this bf16 unembedding matmul (its
+            reduction order) — mechanism (e) from real arithmetic, see
+            :mod:`entropy_lab.precision.matmul`; applied after the noise.
     """
 
     logits: torch.dtype = torch.float64
@@ -116,6 +123,7 @@ class PathSpec:
     output: torch.dtype = torch.float64
     network: torch.dtype | None = None
     noise_scale: float = 1.0
+    matmul: LogitMatmul | None = None
 
     def __post_init__(self):
         for field in ("logits", "compute", "output"):
@@ -126,18 +134,21 @@ class PathSpec:
             object.__setattr__(self, "network", resolve_dtype("network", self.network))
         KERNELS.get(self.kernel)
         check_number("noise_scale", self.noise_scale, lo=0.0)
+        if self.matmul is not None and not isinstance(self.matmul, LogitMatmul):
+            raise fail("matmul", self.matmul, "a LogitMatmul or None")
 
     @property
     def noisy(self) -> bool:
         return self.network is not None and self.noise_scale > 0
 
     def perturb(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """z·(1 + c·ε·ξ), ξ ~ N(0, 1) ``[..., K]`` from ``generator`` (identity if not noisy)."""
-        if not self.noisy:
-            return logits
-        xi = torch.randn(logits.shape, generator=generator, dtype=torch.float64,
-                         device=logits.device)
-        return logits * (1.0 + self.noise_scale * torch.finfo(self.network).eps * xi)
+        """z·(1 + c·ε·ξ), ξ ~ N(0, 1) ``[..., K]`` from ``generator`` (identity if not noisy),
+        then the path's unembedding matmul if it has one."""
+        if self.noisy:
+            xi = torch.randn(logits.shape, generator=generator, dtype=torch.float64,
+                             device=logits.device)
+            logits = logits * (1.0 + self.noise_scale * torch.finfo(self.network).eps * xi)
+        return logits if self.matmul is None else self.matmul(logits)
 
     def all_logprobs(self, logits: torch.Tensor, generator: torch.Generator | None = None):
         """ℓ over the vocabulary ``[..., K]`` in the ``compute`` dtype (before the output cast)."""
