@@ -118,7 +118,9 @@ def predict_token_bias(pipeline, logits, actions_m, generator=None) -> torch.Ten
     Composes the models above from the pipeline's stages. For noise-free pipelines the two
     kernels' disagreement before the output cast, δ = ℓ_t − ℓ_s in their compute dtype (e.g. fp32
     reduction order), is evaluated, not modelled: it enters as e^δ and as the offset of the
-    correlated-rounding model (``generator`` is passed to that evaluation).
+    correlated-rounding model (``generator`` is passed to that evaluation). A path with a
+    ``matmul`` (e_bf16_matmul_order) is deterministic too, so its reduction-order disagreement is
+    likewise evaluated, not modelled: prediction and measurement then share that factor.
     """
     pipe: PrecisionPipeline = get_pipeline(pipeline)
     s_path, t_path = pipe.sampler, pipe.trainer
