@@ -18,6 +18,9 @@ Token tensors are reshaped from ``[B, N, G, T]`` to the algorithms' ``[..., B', 
 with the seeds as the replica dim and B' = N·G sequences. Around every iteration the exact
 quantities of the policy are measured (entropy, J, pass@k, ∂H/∂z) so each row carries
 dH_exact = H(after) − H(before) beside its first-order predictions (entropy_lab.sim.record).
+Inside the loop the entry points' per-call finiteness scans are off (validation.trusted); one
+check per iteration of rewards, log-probs, loss, logits and entropy stands in for them
+(entropy_lab.sim.guard) and stops the run naming the step, seed and quantity.
 """
 
 from __future__ import annotations
