@@ -8,6 +8,7 @@ predicted bias.
 from entropy_lab.precision import named
 from entropy_lab.precision.drift import implied_entropy_drift, predicted_by_bin
 from entropy_lab.precision.logits import LogitSource, TableSource
+from entropy_lab.precision.matmul import LogitMatmul, MatmulSource, logit_disagreement
 from entropy_lab.precision.measure import LOGP_EDGES, RatioBias, measure_ratio_bias
 from entropy_lab.precision.pipelines import (
     DTYPES,
@@ -28,7 +29,9 @@ __all__ = [
     "END_TO_END",
     "LOGP_EDGES",
     "MECHANISMS",
+    "LogitMatmul",
     "LogitSource",
+    "MatmulSource",
     "PathSpec",
     "PrecisionPipeline",
     "RatioBias",
@@ -36,6 +39,7 @@ __all__ = [
     "check_range",
     "get_pipeline",
     "implied_entropy_drift",
+    "logit_disagreement",
     "measure_ratio_bias",
     "out_of_range",
     "pipeline_names",
