@@ -52,11 +52,11 @@ class LogitSource:
         z = -self.alpha * torch.log1p(torch.arange(k, dtype=torch.float64)).expand(n_rows, k)
         z = z + self.jitter * torch.randn(n_rows, k, generator=generator, dtype=torch.float64)
         if self.kind == "peaked":
-            z = _boost_top(z, generator)
+            z = boost_top(z, generator)
         return z - z.mean(-1, keepdim=True)
 
 
-def _boost_top(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def boost_top(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Raise each row's top logit so that 1 − p_top is log-uniform on [1e-4, 0.5]."""
     n = z.shape[0]
     u = torch.rand(n, generator=generator, dtype=torch.float64)

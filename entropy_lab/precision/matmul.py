@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import torch
 
-from entropy_lab.precision.logits import _boost_top
+from entropy_lab.precision.logits import boost_top
 from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, check_tensor
 
@@ -153,7 +153,7 @@ class MatmulSource:
         if self.kind == "peaked":
             z0 = h @ w64
             top = z0.argmax(-1)
-            rise = (_boost_top(z0, generator) - z0).gather(-1, top[:, None])
+            rise = (boost_top(z0, generator) - z0).gather(-1, top[:, None])
             col = w64[:, top].T
             h = h + rise * col / (col**2).sum(-1, keepdim=True)
         return h.to(self.matmul.dtype).to(F64) @ w64
