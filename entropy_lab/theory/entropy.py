@@ -51,6 +51,12 @@ def _plogp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return logp.exp(), logp
 
 
+def _p_centred(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """π and L = log π − E_π[log π] (no input checks)."""
+    p, logp = _plogp(logits)
+    return p, logp - (p * logp).sum(-1, keepdim=True)
+
+
 def entropy(logits: torch.Tensor) -> torch.Tensor:
     """H(π) = −Σ_a π_a log π_a with π = softmax(logits).
 
@@ -71,8 +77,7 @@ def centered_logprob(logits: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[..., K]``.
     """
-    p, logp = _plogp(_check_logits(logits))
-    return logp - (p * logp).sum(-1, keepdim=True)
+    return _p_centred(_check_logits(logits))[1]
 
 
 def entropy_grad(logits: torch.Tensor) -> torch.Tensor:
@@ -83,8 +88,7 @@ def entropy_grad(logits: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[..., K]``.
     """
-    p, logp = _plogp(_check_logits(logits))
-    centred = logp - (p * logp).sum(-1, keepdim=True)
+    p, centred = _p_centred(_check_logits(logits))
     return -p * centred
 
 
@@ -124,8 +128,7 @@ def second_order_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor
         ``[...]``.
     """
     _check_step(logits, delta_logits)
-    p, logp = _plogp(logits)
-    centred = logp - (p * logp).sum(-1, keepdim=True)
+    p, centred = _p_centred(logits)
     d = delta_logits - (p * delta_logits).sum(-1, keepdim=True)
     return -0.5 * (p * d * d * (1.0 + centred)).sum(-1)
 
@@ -151,7 +154,7 @@ def exact_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor) -> to
         ``[...]``.
     """
     _check_step(logits, delta_logits)
-    p, logp = _plogp(logits)
+    p, centred = _p_centred(logits)
     # Measure the step from the most likely action's: exact for that action, so that
     # m = log E_π[e^c] stays exact when π is nearly deterministic (any constant shift of c
     # leaves π' unchanged).
@@ -161,7 +164,6 @@ def exact_entropy_change(logits: torch.Tensor, delta_logits: torch.Tensor) -> to
     c_small = c.clamp(-20.0, 20.0)  # rows with larger steps are taken from the other branch
     shift = c_small - torch.log1p((p * torch.expm1(c_small)).sum(-1, keepdim=True))
     diff = p * torch.expm1(shift)
-    centred = logp - (p * logp).sum(-1, keepdim=True)
     near = -(diff * centred).sum(-1) - ((p + diff) * shift).sum(-1)
     far = entropy(logits + delta_logits) - entropy(logits)
     return torch.where(small, near, far)
