@@ -22,6 +22,8 @@ import time
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from entropy_lab.sim import single_thread
+
 PROBLEM = "bandit64/calibrated"
 SEEDS, STEPS, GROUP, LR, K_PASS = 256, 1000, 16, 0.1, 8
 PPO = dict(eps_low=0.2, eps_high=0.2, dual_clip=3.0)
@@ -130,9 +132,8 @@ def copy_bandwidth(mib: int = 256) -> float:
 
 
 def run(quick: bool = False) -> dict:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: one intra-op thread avoids OpenMP wake-up costs
-    try:
+    # Small tensors: one intra-op thread avoids OpenMP wake-up costs.
+    with single_thread():
         steps = 100 if quick else STEPS
         ref_seeds, ref_steps = (2, 20) if quick else (4, 100)
         run_batched(SEEDS, 3)  # warm-up (imports, allocator)
@@ -167,8 +168,6 @@ def run(quick: bool = False) -> dict:
             "bandwidth_fraction": achieved / copy,
             "threads": 1,
         }
-    finally:
-        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

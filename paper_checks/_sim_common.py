@@ -51,20 +51,16 @@ def get_problem_object(problem_id: str, task: str = "A"):
 
 @functools.lru_cache(maxsize=256)
 def _run_cached(problem_id: str, algorithm: str, quick: bool, items: tuple):
-    from entropy_lab.sim import run
+    from entropy_lab.sim import run, single_thread
 
     seeds, steps = budget(quick)
     overrides = {**STANDARD, "seeds": seeds, "steps": steps, **problem_overrides(problem_id),
                  **dict(items)}
     # The tensors are tiny ([32, 85, 4]): intra-op threads cost far more than they save (a
     # GRPO iteration on the tree measured ~120 ms of CPU with 2 threads, ~11 ms with 1).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         return run(problem_id, algorithm,
                    generator=torch.Generator().manual_seed(GENERATOR_SEED), **overrides)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run_sim(problem_id: str, algorithm: str, quick: bool, **overrides):

@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from entropy_lab.sim import single_thread
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
@@ -25,7 +27,5 @@ def one_thread():
 
     Opt in per module with ``pytestmark = pytest.mark.usefixtures("one_thread")``; the thread
     count is restored after each test."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with single_thread():
+        yield

@@ -29,6 +29,7 @@ from entropy_lab.sim.io import write_frame
 from entropy_lab.sim.loop import SimResult, SimulationError, run, simulate
 from entropy_lab.sim.pipeline import ExactPipeline, resolve_pipeline
 from entropy_lab.sim.sweep import Backend, LocalBackend, sweep
+from entropy_lab.sim.threads import single_thread
 
 __all__ = [
     "Backend",
@@ -40,6 +41,7 @@ __all__ = [
     "resolve_pipeline",
     "run",
     "simulate",
+    "single_thread",
     "sweep",
     "write_frame",
 ]
