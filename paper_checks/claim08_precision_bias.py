@@ -1,5 +1,12 @@
 """Claim 8 (Theorem 3): which precision pipelines bias the importance ratio upward, by how much
-per log-prob bin, and what fraction of tokens they touch; fp16 and fp32 controls."""
+per log-prob bin, and what fraction of tokens they touch; fp16 and fp32 controls.
+
+Tokens are drawn as an engine draws them, from the sampler path's own distribution (faithful
+sampling); the exact-π draw appears only as the labelled diagnostic ``diag/*`` (it is what the
+rounding models predict, and what the earlier version of this check measured). The noisy
+pipelines are also measured with their network noise calibrated to the published trainer–engine
+log-prob gap, under each old-log-prob convention (``cal/*``); the verdict reads those.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,11 @@ from entropy_lab.precision import (
     measure_ratio_bias,
     pipeline_names,
 )
+from entropy_lab.precision.calibration import calibrate
+from entropy_lab.precision.conventions import get_convention
 from entropy_lab.precision.drift import implied_entropy_drift, predicted_by_bin
 from entropy_lab.precision.matmul import MatmulSource, logit_disagreement
+from entropy_lab.precision.measure import measure_conventions
 from entropy_lab.precision.predict import correlated_bias, jensen_bias, one_sided_bias, spacing
 
 VOCAB = 32_000
@@ -31,6 +41,11 @@ BF16_PIPELINES = ("bf16", "bf16_fsdp2", "e_bf16_network")
 MATMUL_PIPELINES = ("e_bf16_matmul_order", "e_bf16_network")
 MATMUL_KEYS = ("bias", "se", "direction", "frac_ne1", "frac_out", "frac_upper", "frac_lower",
                "bias_logp_below_-5")
+# noisy pipelines measured at their default calibrated gap, under every convention
+CALIBRATED = ("e_bf16_network", "bf16", "bf16_fsdp2", "fp32_logprobs", "fp16", "fp32")
+CONVENTIONS = ("rollout", "recompute", "recompute/reordered", "recompute+tis", "recompute+icepop")
+CAL_ROWS = {ROWS_QUICK: 64, ROWS: 512, ROWS_LARGE: 4096}  # calibrated survey, by check size
+CAL_TOKENS_PER_ROW = 16
 
 
 def _direction(bias: float, se: float) -> str:
@@ -39,27 +54,62 @@ def _direction(bias: float, se: float) -> str:
     return "up" if bias > 0 else ("down" if bias < 0 else "none")
 
 
+def _low(by) -> tuple[float, float]:
+    """Token-weighted E[r] − 1 over the bins with log π < −5, and its SE (bins independent)."""
+    low = by[(by["logp_hi"] <= -5.0) & (by["n"] > 0)]
+    n = max(low["n"].sum(), 1)
+    return ((low["measured_bias"] * low["n"]).sum() / n,
+            float(((low["bias_se"] * low["n"]) ** 2).sum() ** 0.5 / n))
+
+
 def _survey(source, rows: int, eval_rows, names) -> dict:
     out = {}
+    n_tok = rows * TOKENS_PER_ROW
     for name in names:
-        res = measure_ratio_bias(name, source, rows * TOKENS_PER_ROW, seed=8,
-                                 tokens_per_row=TOKENS_PER_ROW)
-        pred = predicted_by_bin(name, source, rows * TOKENS_PER_ROW, seed=8,
-                                tokens_per_row=TOKENS_PER_ROW)
-        by, s = res.by_bin, res.summary.iloc[0]
-        filled = by[by["n"] > 0]
+        res = measure_ratio_bias(name, source, n_tok, seed=8, tokens_per_row=TOKENS_PER_ROW)
+        diag = measure_ratio_bias(name, source, n_tok, seed=8, tokens_per_row=TOKENS_PER_ROW,
+                                  sampling="exact_pi_diagnostic")
+        pred = predicted_by_bin(name, source, n_tok, seed=8, tokens_per_row=TOKENS_PER_ROW)
+        by, s, d = res.by_bin, res.summary.iloc[0], diag.summary.iloc[0]
+        filled = diag.by_bin[diag.by_bin["n"] > 0]
         gap = (filled["measured_bias"] - pred.loc[filled.index, "predicted_bias"]).abs()
         agree = (gap <= 4 * filled["bias_se"] + 2e-6).mean()
-        low = by[(by["logp_hi"] <= -5.0) & (by["n"] > 0)]
-        low_bias = (low["measured_bias"] * low["n"]).sum() / max(low["n"].sum(), 1)
         drift = implied_entropy_drift(by, eval_rows)
         out[name] = {
             "bias": s["measured_bias"], "se": s["bias_se"],
             "direction": _direction(s["measured_bias"], s["bias_se"]),
-            "bias_logp_below_-5": low_bias, "frac_ne1": s["frac_ne1"], "frac_out": s["frac_out"],
-            "frac_upper": s["frac_upper"], "frac_lower": s["frac_lower"],
-            "rel_entropy_drift": drift["rel_drift"], "pred_bins_agree": agree,
+            "bias_logp_below_-5": _low(by)[0], "frac_ne1": s["frac_ne1"],
+            "frac_out": s["frac_out"], "frac_upper": s["frac_upper"],
+            "frac_lower": s["frac_lower"], "rel_entropy_drift": drift["rel_drift"],
+            "diag/bias": d["measured_bias"], "diag/se": d["bias_se"],
+            "diag/direction": _direction(d["measured_bias"], d["bias_se"]),
+            "diag/bias_logp_below_-5": _low(diag.by_bin)[0], "diag/frac_out": d["frac_out"],
+            "diag/pred_bins_agree": agree,
         }
+    return out
+
+
+def _calibrated_survey(source, rows: int) -> dict:
+    """Per noisy pipeline at its default calibrated gap: every convention, faithful sampling."""
+    convs = [get_convention(c.split("/")[0], layout="reordered") if c.endswith("/reordered")
+             else c for c in CONVENTIONS]
+    out = {}
+    for name in CALIBRATED:
+        pipe = calibrate(name, source, rows=min(rows, 512))
+        results = measure_conventions(pipe, source, rows * CAL_TOKENS_PER_ROW, convs, seed=8,
+                                      tokens_per_row=CAL_TOKENS_PER_ROW)
+        for label, res in zip(CONVENTIONS, results, strict=True):
+            s = res.summary.iloc[0]
+            low, low_se = _low(res.by_bin)
+            out[(name, label)] = {
+                "noise_scale": pipe.sampler.noise_scale, "gap_rms": s["gap_rms"],
+                "bias": s["measured_bias"], "se": s["bias_se"],
+                "direction": _direction(s["measured_bias"], s["bias_se"]),
+                "bias_logp_below_-5": low, "se_logp_below_-5": low_se,
+                "frac_upper": s["frac_upper"], "frac_lower": s["frac_lower"],
+                "frac_out": s["frac_out"], "weighted_bias": s["weighted_bias"],
+                "weighted_se": s["weighted_se"], "frac_corrected": s["frac_corrected"],
+            }
     return out
 
 
@@ -91,36 +141,63 @@ def _bias_result(rows: int) -> CheckResult:
     measured.update({f"matmul_src/{k}/{name}": v for name, d in mm.items()
                      for k, v in d.items() if k in MATMUL_KEYS})
     measured.update({f"matmul_src/{k}": v for k, v in disagreement.items()})
-    bf16_up = [llm[n]["direction"] == "up" for n in BF16_PIPELINES]
-    controls_small = all(abs(llm[n]["bias"]) <= max(3 * llm[n]["se"], 1e-4)
-                         for n in ("fp16", "fp32", "fp64"))
-    touched_small = all(llm[n]["frac_out"] < PAPER_TOUCHED for n in BF16_PIPELINES)
-    fix_helps = llm["fp32_logprobs"]["frac_out"] < llm["bf16"]["frac_out"] / 2
+    cal = _calibrated_survey(source, CAL_ROWS[rows])
+    measured.update({f"cal/{k}/{name}/{conv}": v for (name, conv), d in cal.items()
+                     for k, v in d.items()})
+    rollout = {n: cal[(n, "rollout")] for n in BF16_PIPELINES}
+    bf16_up = [d["direction"] == "up" for d in rollout.values()]
+    any_up = [k for k, d in cal.items() if d["direction"] == "up" and k[0] in BF16_PIPELINES]
+    controls_small = all(abs(cal[(n, "rollout")]["bias"]) <= max(3 * cal[(n, "rollout")]["se"],
+                                                                 1e-4)
+                         for n in ("fp16", "fp32"))
+    touched_small = all(d["frac_out"] < PAPER_TOUCHED for d in rollout.values())
+    fix_helps = cal[("fp32_logprobs", "rollout")]["frac_out"] < rollout["bf16"]["frac_out"] / 2
     measured.update({"bf16_upward_resolved": sum(bf16_up), "controls_small": controls_small,
                      "out_of_band_below_0.1pct": touched_small,
-                     "fp32_logprobs_halves_out": fix_helps})
+                     "fp32_logprobs_halves_out": fix_helps,
+                     "bf16_conventions_upward": [f"{a}/{b}" for a, b in any_up]})
     ok = all(bf16_up) and controls_small and touched_small
     return CheckResult.judge(
-        ok, partly=any(bf16_up) or controls_small,
+        ok, partly=bool(any_up) or any(bf16_up),
         measured=measured,
         summary="bf16 gives an upward multiplicative bias of r touching < 0.1% of tokens; "
                 "fp16 / fp32 log-probs remove it.",
-        precise="Per pipeline (sampler vs trainer paths, real torch dtypes), on 32k-vocab peaked "
-                "Zipf logits and on tree/calibrated tables: E[r] − 1 over tokens sampled from π "
-                "(row-clustered SE), its direction where |bias| > 3 SE, the fraction of tokens "
-                "with r ≠ 1 and with r outside [0.8, 1.28], the A>0 (upper) and A<0 (lower) clip "
-                "fractions, and the Theorem-1 entropy drift of a calibrated PG step with the "
-                "measured per-bin PPO weights. Network disagreement (mechanism e) is emulated as "
-                "relative logit noise z·(1 + ε_dtype·ξ), a modelling choice; it is calibrated "
-                "against a real bf16 unembedding matmul (D = 512) computed in two reduction "
-                "orders (sampler: 8 D-slices summed in bf16; trainer: one GEMM) on logits "
-                "z = h·W (matmul_src/*: both emulations' ratio bias, the paths' relative logit "
-                "disagreement rms(Δz)/rms(z) and the equivalent noise scale c = that/(√2·ε)); "
-                "these numbers are reported, not judged.",
-        tolerance="direction resolved at 3 SE; controls |bias| ≤ max(3 SE, 1e-4); prediction "
-                  "agrees in a bin when |meas − pred| ≤ 4 SE + 2e-6",
-        reason=_reason(llm) + _matmul_reason(mm, disagreement),
+        precise="Theorem 3 precise form (entropy_lab/precision/theorem3.py): bypass with "
+                "faithful sampling has E[r] = 1 exactly in population, rounding of stored "
+                "log-probs adds Σ p·k·s²/24, a reordered recompute adds E[e_A − e_B] + "
+                "½E[(e_A − e_B)²], TIS / IcePop remove mass. Measured per pipeline (sampler vs "
+                "trainer paths, real torch dtypes) on 32k-vocab peaked Zipf logits, tokens drawn "
+                "from the sampler's own distribution: E[r] − 1 (row-clustered SE), its direction "
+                "where |bias| > 3 SE, the fraction of tokens with r ≠ 1 and outside [0.8, 1.28], "
+                "the A>0 (upper) and A<0 (lower) clip fractions, and the Theorem-1 entropy drift "
+                "of a calibrated PG step with the measured per-bin PPO weights. cal/*: the noisy "
+                "pipelines with their relative logit noise z·(1 + c·ε·ξ) calibrated so that the "
+                "RMS trainer–sampler log-prob gap equals the published cross-engine figure "
+                "(0.0022 fp32, 0.031 bf16, 0.040 with a bf16 head; fp16 derived as 0.031/8), "
+                "under the conventions rollout, recompute (same and reordered layout), "
+                "recompute+tis, recompute+icepop. diag/*: the same with tokens from the exact π "
+                "(a diagnostic; the rounding models' predictions are compared with it). The "
+                "bf16 unembedding matmul in two reduction orders (matmul_src/*) is reported, not "
+                "judged.",
+        tolerance="direction resolved at 3 SE; controls |bias| ≤ max(3 SE, 1e-4); verdict: "
+                  "reproduced if every bf16 pipeline's calibrated rollout bias is up and out of "
+                  "band < 0.1% with small controls; partly if any bf16 pipeline × convention is "
+                  "up; prediction agrees with the diagnostic in a bin when |meas − pred| ≤ 4 SE "
+                  "+ 2e-6",
+        reason=_reason(llm) + _cal_reason(cal) + _matmul_reason(mm, disagreement),
     )
+
+
+def _cal_reason(cal: dict) -> str:
+    parts = []
+    for name in ("bf16", "e_bf16_network", "fp32"):
+        d = cal[(name, "rollout")]
+        parts.append(f"{name} (c {d['noise_scale']:.2f}, gap {d['gap_rms']:.4f}) rollout "
+                     f"{d['bias']:+.1e}±{d['se']:.0e}, log π < −5 {d['bias_logp_below_-5']:+.1e}"
+                     f"±{d['se_logp_below_-5']:.0e}")
+    rec = cal[("bf16", "recompute/reordered")]
+    parts.append(f"bf16 reordered recompute {rec['bias']:+.1e}±{rec['se']:.0e}")
+    return " Calibrated gap: " + "; ".join(parts) + "."
 
 
 def _matmul_survey(rows: int) -> tuple[dict, dict]:
@@ -143,8 +220,9 @@ def _matmul_reason(mm: dict, dis: dict) -> str:
 
 
 def _reason(llm: dict) -> str:
-    parts = [f"{n}: {d['bias']:+.1e}±{d['se']:.0e} ({d['direction']}), out-of-band "
-             f"{100 * d['frac_out']:.2f}%" for n, d in llm.items()
+    parts = [f"{n}: {d['bias']:+.1e}±{d['se']:.0e} ({d['direction']}; exact-π diagnostic "
+             f"{d['diag/bias']:+.1e}), out-of-band {100 * d['frac_out']:.2f}%"
+             for n, d in llm.items()
              if n in ("bf16", "bf16_fsdp2", "e_bf16_network", "fp32_logprobs", "fp16", "fp32")]
     pure = [n for n in llm if n[:2] in ("a_", "b_", "c_", "d_", "f_")]
     worst = max(abs(llm[n]["bias"]) for n in pure)

@@ -1,5 +1,11 @@
 """Claim 9: bf16 vs fp16 / fp32 log-probs change DAPO's entropy trajectory qualitatively
-(collapse vs growth) — or not; and what TIS / masking corrections do against the precision fix."""
+(collapse vs growth) — or not; and what TIS / masking corrections do against the precision fix.
+
+Regime caveat, stated in the verdict: the simulator's rollouts are still drawn from the exact
+policy (the exact-π diagnostic of ``entropy_lab.precision.sampling``, not the sampler's own
+distribution), the ratio uses the bypass convention only, and no regime exists yet in which exact
+DAPO − symmetric PPO entropy is resolved above zero; so this verdict cannot speak for the paper's
+mechanism."""
 
 from __future__ import annotations
 
@@ -47,7 +53,8 @@ def check(quick: bool) -> CheckResult:
     bf16_collapses = bf16[0] < 0.5 * measured["H_initial"]
     differs = abs(fix[0] - bf16[0]) > 3 * (fix[1] ** 2 + bf16[1] ** 2) ** 0.5
     measured.update({"dapo_fp32_logprobs_grows": fix_grows, "dapo_bf16_collapses": bf16_collapses,
-                     "bf16_vs_fix_differs_3se": differs})
+                     "bf16_vs_fix_differs_3se": differs, "sampling": "exact_pi_diagnostic",
+                     "regime_with_dapo_minus_ppo_resolved": False})
     return CheckResult.judge(
         bf16_collapses and fix_grows, partly=differs,
         measured=measured,
@@ -64,5 +71,8 @@ def check(quick: bool) -> CheckResult:
                 f"fp32_logprobs {fix[0]:.3f}±{fix[1]:.3f}, fp16 {finals['dapo/fp16'][0]:.3f}. "
                 "Entropy falls under every pipeline on this calibrated bandit: precision does "
                 "not turn collapse into growth here." if not fix_grows else
-                f"fp32_logprobs final H {fix[0]:.3f} above initial {measured['H_initial']:.3f}"),
+                f"fp32_logprobs final H {fix[0]:.3f} above initial {measured['H_initial']:.3f}")
+               + " Not informative yet: rollouts drawn from the exact policy (diagnostic "
+                 "sampling, bypass only) and no regime where exact DAPO − symmetric PPO entropy "
+                 "is resolved above zero.",
     )

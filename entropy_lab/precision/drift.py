@@ -22,10 +22,10 @@ from entropy_lab.precision.measure import (
     block_generator,
     block_sizes,
     default_block_rows,
-    sample_block,
 )
 from entropy_lab.precision.pipelines import get_pipeline
 from entropy_lab.precision.predict import predict_token_bias
+from entropy_lab.precision.sampling import exact_pi_diagnostic
 from entropy_lab.theory import centered_logprob, first_order_entropy_change
 from entropy_lab.validation import check_number
 
@@ -66,9 +66,13 @@ def implied_entropy_drift(by_bin: pd.DataFrame, logits: torch.Tensor,
 
 def predicted_by_bin(pipeline, source, n_tokens: int, *, seed: int = 0, block_rows=None,
                      edges=LOGP_EDGES, tokens_per_row: int = 1) -> pd.DataFrame:
-    """Mean predicted E[r] − 1 per log-prob bin over the same sampled tokens as the measurement.
+    """Mean predicted E[r] − 1 per log-prob bin over tokens drawn from the exact π.
 
-    Uses the same per-block generators as :func:`measure_ratio_bias`, so tokens coincide.
+    The rounding models of :mod:`entropy_lab.precision.predict` give E[r | y] for a *given*
+    token, before any selection by the sampler, so they predict the ``"exact_pi_diagnostic"``
+    measurement; it uses the same per-block generators as :func:`measure_ratio_bias` with that
+    sampling, so tokens coincide. (Under faithful sampling the token-conditional mean is tilted by
+    the sampler's selection, Theorem 3 (iii) in :mod:`entropy_lab.precision.theorem3`.)
     """
     pipe = get_pipeline(pipeline)
     check_number("n_tokens", n_tokens, lo=1, integer=True)
@@ -77,7 +81,9 @@ def predicted_by_bin(pipeline, source, n_tokens: int, *, seed: int = 0, block_ro
     bins = torch.tensor(edges[1:-1], dtype=F64)
     for block, n_rows in enumerate(block_sizes(n_tokens, tokens_per_row, rows)):
         gen = block_generator(seed, block)
-        logits, actions, logp = sample_block(source, n_rows, tokens_per_row, gen)
+        logits = source(n_rows, gen)
+        actions, _ = exact_pi_diagnostic(logits, lambda: None, tokens_per_row, gen)
+        logp = torch.log_softmax(logits.to(F64), -1).gather(-1, actions)
         pred = predict_token_bias(pipe, logits, actions, gen).reshape(-1)
         idx = torch.bucketize(logp, bins).reshape(-1)
         sums.index_add_(0, idx, torch.stack([torch.ones_like(pred), pred], -1))

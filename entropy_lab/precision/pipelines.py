@@ -95,6 +95,7 @@ def check_range(name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
 KERNELS: Registry = Registry("log-prob kernel")
 KERNELS.register("log_softmax", lambda z: torch.log_softmax(z, dim=-1))
 KERNELS.register("logsumexp", lambda z: z - torch.logsumexp(z, dim=-1, keepdim=True))
+REORDER = {"log_softmax": "logsumexp", "logsumexp": "log_softmax"}
 
 
 @dataclass(frozen=True)
@@ -141,18 +142,29 @@ class PathSpec:
     def noisy(self) -> bool:
         return self.network is not None and self.noise_scale > 0
 
-    def perturb(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """z·(1 + c·ε·ξ), ξ ~ N(0, 1) ``[..., K]`` from ``generator`` (identity if not noisy),
-        then the path's unembedding matmul if it has one."""
+    def noise(self, logits: torch.Tensor, generator: torch.Generator | None):
+        """ξ ``[..., K]`` ~ N(0, 1) float64 for this path's network noise, or None if not noisy.
+
+        One draw is one forward pass of the network: the same ξ applied to the logits at θ_old
+        and θ_new models a deterministic network evaluated twice in one layout.
+        """
+        if not self.noisy:
+            return None
+        return torch.randn(logits.shape, generator=generator, dtype=torch.float64,
+                           device=logits.device)
+
+    def perturb(self, logits: torch.Tensor, generator: torch.Generator | None = None,
+                xi: torch.Tensor | None = None) -> torch.Tensor:
+        """z·(1 + c·ε·ξ), ξ ~ N(0, 1) ``[..., K]`` (``xi`` if given, else drawn from
+        ``generator``; identity if not noisy), then the path's unembedding matmul if it has one."""
         if self.noisy:
-            xi = torch.randn(logits.shape, generator=generator, dtype=torch.float64,
-                             device=logits.device)
+            xi = self.noise(logits, generator) if xi is None else xi
             logits = logits * (1.0 + self.noise_scale * torch.finfo(self.network).eps * xi)
         return logits if self.matmul is None else self.matmul(logits)
 
-    def all_logprobs(self, logits: torch.Tensor, generator: torch.Generator | None = None):
-        """ℓ over the vocabulary ``[..., K]`` in the ``compute`` dtype (before the output cast)."""
-        z = self.perturb(logits, generator)
+    def head(self, z: torch.Tensor) -> torch.Tensor:
+        """ℓ over the vocabulary ``[..., K]`` in the ``compute`` dtype from already perturbed
+        logits ``z`` ``[..., K]``: the casts and the log-softmax kernel (before the output cast)."""
         for stage in (self.logits, self.compute):
             if stage != torch.float64:
                 check_range("logits", z.detach(), stage)
@@ -161,11 +173,30 @@ class PathSpec:
             return torch.log(torch.softmax(z, dim=-1).to(self.prob).to(self.compute))
         return KERNELS.get(self.kernel)(z)
 
-    def logprobs(self, logits, actions_m, generator=None) -> torch.Tensor:
+    def all_logprobs(self, logits: torch.Tensor, generator: torch.Generator | None = None,
+                     xi: torch.Tensor | None = None):
+        """ℓ over the vocabulary ``[..., K]`` in the ``compute`` dtype (before the output cast)."""
+        return self.head(self.perturb(logits, generator, xi))
+
+    def reordered(self) -> PathSpec:
+        """The same path in another reduction order: the other log-softmax kernel, and for an
+        unembedding matmul another layout ("whole" ↔ "split_d" in 2 slices). Used for a trainer
+        recompute in another batch layout: its disagreement with this path is real arithmetic."""
+        matmul = self.matmul
+        if matmul is not None:
+            other = ("split_d", 2) if matmul.order != "split_d" else ("whole", matmul.chunks)
+            matmul = replace(matmul, order=other[0], chunks=other[1])
+        return replace(self, kernel=REORDER[self.kernel], matmul=matmul)
+
+    def report(self, all_logprobs: torch.Tensor, actions_m: torch.Tensor) -> torch.Tensor:
+        """ℓ ``[..., M]`` float64 of tokens ``actions_m`` ``[..., M]`` gathered from this path's
+        ``all_logprobs`` ``[..., K]`` and stored in its ``output`` dtype."""
+        return all_logprobs.gather(-1, actions_m).to(self.output).to(torch.float64)
+
+    def logprobs(self, logits, actions_m, generator=None, xi=None) -> torch.Tensor:
         """ℓ ``[..., M]`` float64 of M tokens ``actions_m`` ``[..., M]`` per row of ``logits``
         ``[..., K]`` (one forward pass per row), after every rounding stage of this path."""
-        taken = self.all_logprobs(logits, generator).gather(-1, actions_m)
-        return taken.to(self.output).to(torch.float64)
+        return self.report(self.all_logprobs(logits, generator, xi), actions_m)
 
 
 def _check_inputs(logits, actions) -> None:
