@@ -65,15 +65,20 @@ def sample_categorical(
     With ``draws=G`` each row is sampled G times from one CDF (the same uniforms, in the same
     order, as expanding the rows G-fold first, without G copies of the cumulative sum).
 
+    The index is found by binary search (``torch.searchsorted``, left side) over the cumulative
+    sum: the first i with cdf_i >= u·cdf_K. Because a cumulative sum of non-negative terms is
+    non-decreasing in floating point, that is exactly the count #{i : cdf_i < u·cdf_K} — the
+    same draw as a comparison count, for the same uniforms, in O(log K) per draw instead of O(K).
+
     Returns:
         ``[...]`` int64 indices in ``[0, K)``, or ``[..., G]`` with ``draws=G``.
     """
     cdf = probs_xk.cumsum(-1)
-    if draws is not None:
-        cdf = cdf[..., None, :]
-    shape = probs_xk.shape[:-1] + ((draws,) if draws is not None else ()) + (1,)
+    shape = probs_xk.shape[:-1] + ((draws,) if draws is not None else (1,))
     u = torch.rand(shape, generator=generator, dtype=probs_xk.dtype, device=probs_xk.device)
-    idx = (cdf < u * cdf[..., -1:]).sum(-1)
+    idx = torch.searchsorted(cdf, u * cdf[..., -1:])
+    if draws is None:
+        idx = idx.squeeze(-1)
     return idx.clamp_max(probs_xk.shape[-1] - 1)
 
 
