@@ -4,6 +4,8 @@
     entropy-lab figures [--only NAME ...]
     entropy-lab reproduce [--quick]
     entropy-lab sim --problem ID --algo NAME --steps S --seeds B [--set key=value ...] --out FILE
+    entropy-lab sweep --problem ID --grid key=v1,v2 ... [--backend local|ray [--address A]]
+        [--store DIR] --out FILE
     entropy-lab harness --task T --algo NAME --precision bf16 --steps S [--model PATH]
     entropy-lab bench [--only NAME ...] [--json]
 
@@ -25,6 +27,7 @@ COMMANDS = {
     "figures": "regenerate the figures (figures/*.py)",
     "reproduce": "every fast check + every figure + paper_checks/REPORT.md (the main job)",
     "sim": "train tabular policies with exact per-step theory; write a DataFrame",
+    "sweep": "a grid of sim runs (locally or on Ray), cells stored as they finish",
     "harness": "RL on a small transformer with LoRA, in bf16 / fp16 / fp32",
     "bench": "speed and memory benchmarks, each with its ratio against a reference",
 }

@@ -111,3 +111,57 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
 def test_unknown_suffix_is_rejected(tmp_path):
     with pytest.raises(InputError, match=r"out=.*\.parquet or \.csv"):
         write_frame(pd.DataFrame({"a": [1]}), tmp_path / "x.json")
+
+
+class CountingBackend:
+    """Runs cells here and counts them; ``fail_after`` raises once that many have finished."""
+
+    def __init__(self, fail_after=None):
+        self.ran = 0
+        self.fail_after = fail_after
+
+    def map(self, fn, cells):
+        for cell in cells:
+            if self.fail_after is not None and self.ran >= self.fail_after:
+                raise RuntimeError("worker lost")
+            out = fn(cell)
+            self.ran += 1
+            yield out
+
+
+STORE_GRID = {"algorithm": ["grpo", "rloo"], "lr": [0.1, 0.4]}
+
+
+def test_a_crashed_stored_sweep_keeps_its_finished_cells_and_a_rerun_skips_them(tmp_path):
+    fresh = sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False)
+    store = tmp_path / "cells"
+    with pytest.raises(RuntimeError, match="worker lost"):
+        sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False,
+              store=store, backend=CountingBackend(fail_after=3))
+    assert len(list(store.glob("cell-*.parquet"))) == 3
+    assert not [p for p in store.iterdir() if p.suffix != ".parquet"]
+    again = CountingBackend()
+    df = sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False,
+               store=store, backend=again)
+    assert again.ran == 1
+    pd.testing.assert_frame_equal(df, fresh)
+    third = CountingBackend()
+    sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False, store=store,
+          backend=third)
+    assert third.ran == 0
+
+
+def test_a_changed_cell_is_not_taken_from_the_store(tmp_path):
+    store = tmp_path / "cells"
+    sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False, store=store)
+    counted = CountingBackend()
+    sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False, store=store,
+          backend=counted, steps=3)
+    assert counted.ran == 4
+
+
+def test_store_must_be_a_folder(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(InputError, match="store"):
+        sweep(STORE_GRID, problem="bandit/calibrated", config=TINY, progress=False, store=path)

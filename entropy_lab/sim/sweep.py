@@ -6,17 +6,26 @@
 The grid is pure data: a dict of lists (its Cartesian product) or a list of dicts (explicit
 cells). Each cell is one :func:`simulate` call — its seeds stay a tensor dim — and its keys become
 columns of the result. Cells run through a :class:`Backend`; the default runs them here, one after
-another. A distributed backend (e.g. Ray) implements the same one-method protocol: ``map`` must
-return results in the order of ``cells`` and may run them anywhere, since a cell and
-:func:`run_cell` are picklable.
+another; :class:`entropy_lab.sim.ray_backend.RayBackend` runs each cell as a Ray task, on this
+machine or a cluster. Any backend implements the same one-method protocol: ``map`` must return
+results in the order of ``cells`` and may run them anywhere, since a cell and :func:`run_cell`
+are picklable.
+
+With ``store=DIR`` each cell's frame is written to ``DIR`` (atomically, by whichever process ran
+the cell) the moment the cell finishes, under a name made of the cell's index and a hash of its
+values, problem, config and common overrides. A rerun with the same ``store`` reads the stored
+cells and sends only the missing ones to the backend, so a crash or a kill loses no finished cell.
+On a cluster ``DIR`` must be a folder every worker can write (a shared filesystem).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
@@ -77,6 +86,33 @@ def run_cell(cell: Cell) -> pd.DataFrame:
     return frame
 
 
+def cell_key(index: int, cell: Cell) -> str:
+    """``cell-00003-<12 hex>``: the cell's position and a hash of everything that defines it."""
+    text = repr((
+        sorted((k, _label(v)) for k, v in cell.values.items()),
+        _label(cell.problem),
+        repr(cell.config),
+        sorted((k, _label(v)) for k, v in cell.common.items()),
+    ))
+    return f"cell-{index:05d}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class StoredCell:
+    """``fn`` of one cell that also writes its frame to ``path`` (parquet, atomic) when done."""
+
+    fn: object
+    folder: str
+
+    def __call__(self, item: tuple[str, Cell]) -> pd.DataFrame:
+        from entropy_lab.sim.io import write_frame
+
+        key, cell = item
+        frame = self.fn(cell)
+        write_frame(frame, Path(self.folder) / f"{key}.parquet", force=True)
+        return frame
+
+
 def _label(value):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -84,7 +120,7 @@ def _label(value):
 
 
 def sweep(grid, problem=None, config=None, *, backend: Backend | None = None,
-          progress: bool | None = None, **common) -> pd.DataFrame:
+          progress: bool | None = None, store=None, **common) -> pd.DataFrame:
     """Run every cell of ``grid`` and concatenate the frames.
 
     Args:
@@ -94,20 +130,42 @@ def sweep(grid, problem=None, config=None, *, backend: Backend | None = None,
         config: base SimConfig of every cell.
         backend: where cells run (default :class:`LocalBackend`).
         progress: show a tqdm bar; None = only when stderr is a terminal.
+        store: a folder; each cell's frame is saved there as it finishes and a rerun skips the
+            cells already saved (see the module docstring). None = keep nothing.
         common: overrides shared by every cell (``steps=200``, ``seeds=32``, ``algorithm=...``).
     Returns:
-        One DataFrame: the grid keys as columns, then :func:`simulate`'s columns.
+        One DataFrame: the grid keys as columns, then :func:`simulate`'s columns; ``attrs``
+        holds the grid and ``from_store``, the number of cells read back from ``store``.
     """
     from tqdm.auto import tqdm
 
     cells = [Cell(values, problem, config, dict(common)) for values in expand_grid(grid)]
     backend = backend or LocalBackend()
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    frames = []
-    with tqdm(total=len(cells), desc="sweep", unit="run", disable=not show) as bar:
-        for frame in backend.map(run_cell, cells):
-            frames.append(frame)
+    frames: dict[int, pd.DataFrame] = {}  # cell index -> frame
+    todo = list(range(len(cells)))
+    fn, items = run_cell, cells
+    if store is not None:
+        folder = Path(store)
+        if folder.exists() and not folder.is_dir():
+            raise fail("store", str(store), "a folder (or a path where one can be made)")
+        folder.mkdir(parents=True, exist_ok=True)
+        keys = [cell_key(i, c) for i, c in enumerate(cells)]
+        for i, key in enumerate(keys):
+            path = folder / f"{key}.parquet"
+            if path.exists():
+                frames[i] = pd.read_parquet(path)
+        todo = [i for i in todo if i not in frames]
+        fn, items = StoredCell(run_cell, str(folder)), [(keys[i], cells[i]) for i in todo]
+    else:
+        items = [cells[i] for i in todo]
+    with tqdm(total=len(cells), initial=len(frames), desc="sweep", unit="run",
+              disable=not show) as bar:
+        for i, frame in zip(todo, backend.map(fn, items)):
+            frames[i] = frame
             bar.update(1)
-    out = pd.concat(frames, ignore_index=True)
-    out.attrs = {"grid": [{k: _label(v) for k, v in c.values.items()} for c in cells]}
+    stored = len(cells) - len(todo)
+    out = pd.concat([frames[i] for i in range(len(cells))], ignore_index=True)
+    out.attrs = {"grid": [{k: _label(v) for k, v in c.values.items()} for c in cells],
+                 "from_store": stored}
     return out
