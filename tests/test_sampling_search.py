@@ -4,20 +4,15 @@ import pytest
 import torch
 from scipy import stats
 
+from entropy_lab.commands.bench import load
 from entropy_lab.problems import get_problem, sample_categorical
+from entropy_lab.project import project_root
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def count_sample(probs_xk, generator, draws=None):
-    """The obviously correct O(K) reference: count the CDF entries below u · total."""
-    cdf = probs_xk.cumsum(-1)
-    if draws is not None:
-        cdf = cdf[..., None, :]
-    shape = probs_xk.shape[:-1] + ((draws,) if draws is not None else ()) + (1,)
-    u = torch.rand(shape, generator=generator, dtype=probs_xk.dtype, device=probs_xk.device)
-    idx = (cdf < u * cdf[..., -1:]).sum(-1)
-    return idx.clamp_max(probs_xk.shape[-1] - 1)
+# The previous O(K) sampler, kept as the reference in the benchmark that times the two.
+count_sample = load("sampling", project_root() / "benchmarks" / "bench_sampling.py").count_sample
 
 
 @pytest.mark.parametrize("draws", [None, 1, 16])
