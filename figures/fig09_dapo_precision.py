@@ -8,6 +8,12 @@ Reading: Theorem 3 says bf16 biases the ratio upward and acts like extra clippin
 entropy-lowering direction; if so the bf16 curve falls faster than fp16/fp32, whose curves should
 sit on the float64 one. Curves on top of each other mean the rounding does not change training
 at this scale.
+
+Caveat (the regime is not yet the paper's): the simulator still draws rollout tokens from the exact
+policy — the exact-π *diagnostic* of ``entropy_lab.precision.sampling``, not the sampler's own
+distribution — and clips against the sampler's log-probs only (bypass). By Theorem 3 (iii)
+(``entropy_lab/precision/theorem3.py``) that sampling alone biases the mean ratio upward, so these
+curves show the diagnostic's effect on training, not an engine's.
 """
 
 from __future__ import annotations
