@@ -9,18 +9,21 @@ from entropy_lab.problems.bandit import Bandit, ContextualBandit
 from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
 from entropy_lab.problems.mdp import TabularMDP
 from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
+from entropy_lab.problems.prompts import PromptBandit, entropy_ceiling
 from entropy_lab.problems.tree import TokenTree, all_sequences, leaf_index
 
 __all__ = [
     "PROBLEMS",
     "Bandit",
     "ContextualBandit",
+    "PromptBandit",
     "Rollout",
     "TabularMDP",
     "TabularProblem",
     "TokenTree",
     "all_sequences",
     "describe",
+    "entropy_ceiling",
     "get_problem",
     "leaf_index",
     "problem_names",

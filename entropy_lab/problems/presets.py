@@ -33,6 +33,7 @@ from entropy_lab.problems.initialisation import (
     ranked_arms,
 )
 from entropy_lab.problems.mdp import TabularMDP
+from entropy_lab.problems.prompt_presets import build_bottleneck, build_llm, build_many
 from entropy_lab.problems.tree import TokenTree
 from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, fail
@@ -75,8 +76,10 @@ class Preset:
 PROBLEMS: Registry[Preset] = Registry("problem")
 
 
-def _register(family: str, builder: Callable[..., TabularProblem], **defaults) -> None:
-    for mode in MODES:
+def _register(
+    family: str, builder: Callable[..., TabularProblem], modes: tuple[str, ...] = MODES, **defaults
+) -> None:
+    for mode in modes:
         pid = f"{family}/{mode}"
         PROBLEMS.register(pid, Preset(pid, builder, mode, dict(defaults)))
 
@@ -387,3 +390,10 @@ def build_mdp(
 _register("tree", build_tree)
 _register("tree8x6", build_tree, vocab_size=8, horizon=6)
 _register("mdp", build_mdp)
+
+
+# ------------------------------------------------------------------------------------ prompts
+# Multi-prompt bandits (entropy_lab/problems/prompt_presets.py; the builders say why each exists).
+_register("prompts-many", build_many)
+_register("prompts-llm", build_llm, modes=("calibrated", "anti"))
+_register("prompts-bottleneck", build_bottleneck, modes=("calibrated",))
