@@ -27,10 +27,14 @@ PRETRAIN_KEYS = ("size", "answer_len", "modulus", "pretrain_steps", "pretrain_ba
 
 
 def default_cache_dir() -> Path:
-    """``$ENTROPY_LAB_CACHE``, else ``<checkout>/cache/harness``, else ``./cache/harness``."""
+    """``$ENTROPY_LAB_CACHE/harness``, else ``<checkout>/cache/harness``, else ``./cache/harness``.
+
+    ``ENTROPY_LAB_CACHE`` is the cache root for everything (figures use ``<root>/figures``), as in
+    ``docs/architecture.md``, "Environment variables".
+    """
     env = os.environ.get("ENTROPY_LAB_CACHE")
     if env:
-        return Path(env)
+        return Path(env) / "harness"
     try:
         from entropy_lab.project import project_root
 
