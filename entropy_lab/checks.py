@@ -37,9 +37,9 @@ VERDICTS = ("reproduced", "partly", "not reproduced", "error")
 KINDS = ("theorem", "empirical")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckResult:
-    """What one check found.
+    """What one check found (immutable: the runner returns a copy carrying the spec's fields).
 
     Attributes:
         verdict: one of ``reproduced``, ``partly``, ``not reproduced``, ``error``.
@@ -56,7 +56,7 @@ class CheckResult:
     precise: str = ""
     tolerance: str = ""
     reason: str = ""
-    # Filled in by the runner:
+    # Set by the runner (``run_check`` returns a new result with them):
     check_id: str = ""
     claim: int = 0
     kind: str = "theorem"
@@ -66,7 +66,7 @@ class CheckResult:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict={self.verdict!r} is not allowed: expected one of {VERDICTS}")
-        self.measured = {k: _jsonable(v) for k, v in self.measured.items()}
+        object.__setattr__(self, "measured", {k: _jsonable(v) for k, v in self.measured.items()})
 
     @classmethod
     def judge(cls, ok: bool, partly: bool = False, **kw) -> CheckResult:
@@ -177,14 +177,8 @@ def run_check(spec: CheckSpec, quick: bool = False) -> CheckResult:
     except Exception as exc:  # a crashing check is reported, not fatal to the ledger
         last = traceback.format_exc().strip().splitlines()[-1]
         result = CheckResult("error", reason=f"{type(exc).__name__}: {exc}"[:500] or last)
-    result.check_id, result.claim, result.kind, result.title = (
-        spec.check_id,
-        spec.claim,
-        spec.kind,
-        spec.title,
-    )
-    result.seconds = round(time.perf_counter() - start, 2)
-    return result
+    return dataclasses.replace(result, check_id=spec.check_id, claim=spec.claim, kind=spec.kind,
+                               title=spec.title, seconds=round(time.perf_counter() - start, 2))
 
 
 def run_checks(specs: Iterable[CheckSpec], quick: bool = False, progress=None) -> list[CheckResult]:

@@ -23,9 +23,11 @@ import torch  # noqa: E402
 
 from entropy_lab.analysis.style import quick_mode, use_style  # noqa: E402
 
-# Tests point ENTROPY_LAB_FIGURES_OUT at a temporary folder so they never overwrite the gallery.
-OUT = Path(os.environ.get("ENTROPY_LAB_FIGURES_OUT") or Path(__file__).resolve().parent / "out")
 QUICK = quick_mode()
+# Only a full run writes the committed gallery figures/out/; a quick run writes the git-ignored
+# figures/out-quick/, and tests point ENTROPY_LAB_FIGURES_OUT at a temporary folder.
+OUT = Path(os.environ.get("ENTROPY_LAB_FIGURES_OUT")
+           or Path(__file__).resolve().parent / ("out-quick" if QUICK else "out"))
 # The tabular tensors are tiny: extra intra-op threads cost more in synchronisation than they save
 # (measured 3-5x slower per simulator step on 2 shared cores).
 torch.set_num_threads(1)
@@ -56,7 +58,8 @@ def require_finite(name: str, values) -> None:
 
 
 def save(fig, name: str, note: str | None = None) -> Path:
-    """Write ``figures/out/<name>.png`` (under ``$ENTROPY_LAB_FIGURES_OUT`` when set) and close
+    """Write ``figures/out/<name>.png`` (``figures/out-quick/`` on the quick budget,
+    ``$ENTROPY_LAB_FIGURES_OUT`` when set) and close
     the figure; ``note`` goes in small grey text below it (the budget, where the data came from)."""
     OUT.mkdir(parents=True, exist_ok=True)
     text = " · ".join(t for t in (note, "quick budget" if QUICK else None) if t)

@@ -1,5 +1,6 @@
 """The check ledger, the report and the CLI plumbing (with temporary checks)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -101,3 +102,26 @@ def test_reproduce_quick_writes_report(tmp_path, capsys):
     assert "--quick" in text and "## Environment" in text
     for claim in range(1, 15):
         assert f"| {claim} | `claim{claim:02d}_" in text, f"claim {claim} has no check"
+
+
+def test_check_result_is_frozen_and_runner_returns_a_new_one(temp_checks):
+    temp_checks("zz_frozen", "reproduced")
+    spec = checks.CHECKS.get("zz_frozen")
+    returned = []
+    original = spec.fn
+
+    def wrapped(quick):
+        returned.append(original(quick))
+        return returned[-1]
+
+    spec_copy = dataclasses.replace(spec, fn=wrapped)
+    result = checks.run_check(spec_copy)
+    assert result is not returned[0]
+    assert returned[0].check_id == "" and result.check_id == "zz_frozen" and result.claim == 99
+    with pytest.raises(AttributeError):
+        result.verdict = "partly"
+
+
+def test_cli_check_record_refuses_quick_budgets(capsys):
+    assert main(["check", "--quick", "--record"]) == 2
+    assert "--quick" in capsys.readouterr().err

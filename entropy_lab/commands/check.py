@@ -21,6 +21,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    if args.record and args.quick:
+        print("--record pins the full-budget numbers; it cannot be combined with --quick",
+              file=sys.stderr)
+        return 2
     root = project_root()
     checks.load_check_modules(root / "paper_checks")
     specs = checks.select(args.only, include_slow=args.all)

@@ -51,6 +51,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads (1 is fastest for the tiny model on a shared machine)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--metrics-style", default="native", choices=("native", "verl", "trl"),
+                   help="also write metrics_<style>.csv in the run folder with verl's / TRL's "
+                        "metric names (docs/algorithms.md, \"Metric names\")")
 
 
 def run(args) -> int:
@@ -73,5 +76,10 @@ def run(args) -> int:
                      progress=not args.no_progress)
     cols = [c for c in (*SHOWN, f"pass@{cfg.pass_k}") if c in df.columns]
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if args.metrics_style != "native":
+        from entropy_lab.analysis.metric_names import rename_metrics
+
+        rename_metrics(df, args.metrics_style).to_csv(out / f"metrics_{args.metrics_style}.csv",
+                                                      index=False)
     print(f"run folder: {out} (config.json, metrics.jsonl, checkpoint.pt, summary.json)")
     return 0

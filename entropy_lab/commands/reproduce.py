@@ -1,5 +1,9 @@
 """`entropy-lab reproduce`: every fast paper check, every figure, and ``paper_checks/REPORT.md``.
 
+Only a full run writes the committed outputs (``paper_checks/REPORT.md``, ``figures/out/``).
+``--quick`` writes ``paper_checks/REPORT-quick.md`` and ``figures/out-quick/`` (both git-ignored),
+so a quick run leaves the checkout clean (``docs/architecture.md``, "Outputs").
+
 Prints the verdict table. Exits 1 if a theorem check fails, a check crashes or a figure fails;
 an empirical claim that does not reproduce is a finding (it is in the table), not a failure.
 """
@@ -19,30 +23,39 @@ from entropy_lab.report import write_report
 def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="smaller budgets (CI)")
     p.add_argument("--skip-figures", action="store_true", help="checks and report only")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="a subset: check ids or prefixes (claim06) and figure names or prefixes "
+                        "(fig07); names starting with 'fig' select figures, the others checks")
     p.add_argument("--report", metavar="PATH", help="where to write the report "
-                   "(default paper_checks/REPORT.md)")
+                   "(default paper_checks/REPORT.md; REPORT-quick.md with --quick)")
 
 
 def run(args) -> int:
     start = time.perf_counter()
     root = project_root()
     checks.load_check_modules(root / "paper_checks")
-    specs = checks.select(None)
+    only = args.only or []
+    fig_only = [o for o in only if o.startswith("fig")]
+    check_only = [o for o in only if not o.startswith("fig")]
+    specs = checks.select(check_only) if check_only else ([] if fig_only else checks.select(None))
     print(f"Running {len(specs)} paper checks{' (quick)' if args.quick else ''} ...", flush=True)
     results = checks.run_checks(
         specs, quick=args.quick,
         progress=lambda s: print(f"  check {s.check_id} ...", file=sys.stderr, flush=True),
     )
-    report_path = Path(args.report) if args.report else root / "paper_checks" / "REPORT.md"
+    default_name = "REPORT-quick.md" if args.quick else "REPORT.md"
+    report_path = Path(args.report) if args.report else root / "paper_checks" / default_name
     report = write_report(results, report_path, quick=args.quick)
-    figures = [] if args.skip_figures else run_figures(root, quick=args.quick)
+    skip_figures = args.skip_figures or (check_only and not fig_only)
+    figures = [] if skip_figures else run_figures(root, fig_only or None, quick=args.quick)
     table = checks.results_frame(results).drop(columns="measured")
     print()
     print(table.to_string(index=False))
     failed_figs = [f["name"] for f in figures if not f["ok"]]
     n_ok = len(figures) - len(failed_figs)
+    out_dir = "figures/out-quick" if args.quick else "figures/out"
     print(f"\nReport: {report}; figures: {n_ok}/{len(figures)} regenerated in "
-          f"figures/out/; {time.perf_counter() - start:.0f}s in all.")
+          f"{out_dir}/; {time.perf_counter() - start:.0f}s in all.")
     failed = [r.check_id for r in results if r.failed]
     if failed or failed_figs:
         print(f"FAILED: {', '.join(failed + failed_figs)}", file=sys.stderr)

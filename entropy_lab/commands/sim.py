@@ -2,7 +2,7 @@
 
     entropy-lab sim --problem tree/calibrated --algo grpo --steps 300 --seeds 32 \
         [--lr 0.1] [--mode sampled|expected] [--set eps_high=0.28 --set optimizer=adam ...] \
-        [--out run.parquet] [--force]
+        [--out run.parquet] [--force] [--metrics-style native|verl|trl]
 
 ``--set key=value`` takes SimConfig fields, ``problem.<key>`` builder overrides and algorithm
 hyperparameters (values are parsed as Python literals where possible: 0.3, 4, True, None).
@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     add_set_argument(p, "SimConfig fields, problem.<key> or algorithm hyperparameters")
     p.add_argument("--out", metavar="FILE", help="write the frame (.parquet or .csv)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--metrics-style", default="native", choices=("native", "verl", "trl"),
+                   help="metric names in --out: ours, or verl's / TRL's where they have one "
+                        "(docs/algorithms.md, \"Metric names\")")
 
 
 def summary(df) -> str:
@@ -58,6 +61,8 @@ def run(args) -> int:
         return 1
     print(summary(df))
     if args.out:
-        path = write_frame(df, args.out, force=args.force)
+        from entropy_lab.analysis.metric_names import rename_metrics
+
+        path = write_frame(rename_metrics(df, args.metrics_style), args.out, force=args.force)
         print(f"wrote {len(df)} rows to {path}")
     return 0
