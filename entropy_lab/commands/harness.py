@@ -4,7 +4,9 @@
     entropy-lab harness --algo dapo --precision fp16 --steps 200 --model PATH --out runs/x
     entropy-lab harness ... --resume          # continue the run in --out from its checkpoint
 
-CPU-tiny preset by default; the GPU preset when CUDA is present (``--preset`` overrides).
+CPU-tiny preset by default; the GPU preset when CUDA is present (``--preset`` overrides). Every
+:class:`~entropy_lab.harness.config.HarnessConfig` field is a flag (``--lora-rank 4``), its
+docstring, unit and defaults (both presets) in ``--help``.
 """
 
 from __future__ import annotations
@@ -17,37 +19,27 @@ SHOWN = ("step", "entropy/token", "reward/mean", "pass@1", "ratio0/mean", "clip/
          "clip/frac_high", "thm1/dH_pred", "thm1/dH_measured")
 
 
-def add_arguments(p) -> None:
-    from entropy_lab.harness.config import PRECISIONS, PRESETS, SAMPLER_PATHS
-    from entropy_lab.harness.tasks import TASKS
+# Spellings kept from before the flags were generated from HarnessConfig.
+ALIASES = {"model_path": ["--model"], "prompts_per_step": ["--prompts"], "group_size": ["--group"]}
 
-    p.add_argument("--task", default="digitsum", choices=TASKS.names())
-    p.add_argument("--algo", default="grpo", help="algorithm preset (entropy_lab.algorithms)")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
-    p.add_argument("--steps", type=int, default=None, help="RL steps (phase 1)")
-    p.add_argument("--model", default=None, metavar="PATH",
-                   help="local Hugging Face causal-LM checkpoint instead of the pretrained one")
+
+def add_arguments(p) -> None:
+    from entropy_lab.commands._config_args import add_config_arguments
+    from entropy_lab.harness.config import PRESETS, HarnessConfig
+
+    gpu = PRESETS.get("gpu")
+    add_config_arguments(
+        p.add_argument_group("run settings (HarnessConfig fields; defaults of the cpu-tiny "
+                             "preset)"),
+        HarnessConfig, skip=("algo_overrides",), aliases=ALIASES,
+        extra_default=lambda name: f"gpu preset: {gpu[name]}" if name in gpu else None)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default runs/harness/<task>_<algo>_<precision>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--preset", default=None, choices=PRESETS.names(),
                    help="settings preset (default: gpu with CUDA, else cpu-tiny)")
-    p.add_argument("--size", type=int, default=None, help="model-size dial (hidden 64*size)")
-    p.add_argument("--prompts", type=int, default=None, help="prompts per step (N)")
-    p.add_argument("--group", type=int, default=None, help="samples per prompt (G)")
-    p.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
-    p.add_argument("--lora-rank", type=int, default=None)
-    p.add_argument("--lora-alpha", type=float, default=None)
-    p.add_argument("--lora-targets", nargs="+", default=None, metavar="MODULE")
-    p.add_argument("--sampler-path", default=None, choices=SAMPLER_PATHS)
-    p.add_argument("--phase2-task", default=None, choices=TASKS.names(),
-                   help="then train this task from the phase-1 policy (adapter merged)")
-    p.add_argument("--phase2-steps", type=int, default=None)
     add_set_argument(p, "algorithm overrides, e.g. eps_high=0.3 minibatches=1")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--cache-dir", default=None, help="pretrained-checkpoint cache folder")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads (1 is fastest for the tiny model on a shared machine)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -62,15 +54,12 @@ def run(args) -> int:
     from entropy_lab.harness import make_config, run_harness
 
     torch.set_num_threads(args.threads)
-    lora_targets = tuple(args.lora_targets) if args.lora_targets else None
-    cfg = make_config(
-        args.preset, task=args.task, algo=args.algo, precision=args.precision, steps=args.steps,
-        model_path=args.model, size=args.size, prompts_per_step=args.prompts,
-        group_size=args.group, lr=args.lr, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
-        lora_targets=lora_targets, sampler_path=args.sampler_path, phase2_task=args.phase2_task,
-        phase2_steps=args.phase2_steps, algo_overrides=tuple(parse_sets(args.set).items()) or None,
-        seed=args.seed, device=args.device, cache_dir=args.cache_dir,
-    )
+    from entropy_lab.commands._config_args import config_overrides
+    from entropy_lab.harness.config import HarnessConfig
+
+    overrides = config_overrides(args, HarnessConfig, skip=("algo_overrides",))
+    sets = tuple(parse_sets(args.set).items())
+    cfg = make_config(args.preset, **overrides, algo_overrides=sets or None)
     out = Path(args.out or Path("runs") / "harness" / f"{cfg.task}_{cfg.algo}_{cfg.precision}")
     df = run_harness(cfg, out, resume=args.resume, overwrite=args.overwrite,
                      progress=not args.no_progress)

@@ -4,6 +4,7 @@
         [--lr 0.1] [--mode sampled|expected] [--set eps_high=0.28 --set optimizer=adam ...] \
         [--out run.parquet] [--force] [--metrics-style native|verl|trl]
 
+Every SimConfig field is a flag (``--n-prompts 8``; its docstring and default in ``--help``).
 ``--set key=value`` takes SimConfig fields, ``problem.<key>`` builder overrides and algorithm
 hyperparameters (values are parsed as Python literals where possible: 0.3, 4, True, None).
 A run that stops on non-finite logits still writes the completed rows to ``--out`` and exits 1.
@@ -17,12 +18,12 @@ from entropy_lab.commands._sets import add_set_argument, parse_sets
 
 
 def add_arguments(p) -> None:
+    from entropy_lab.commands._config_args import add_config_arguments
+    from entropy_lab.sim.config import SimConfig
+
     p.add_argument("--problem", required=True, metavar="ID", help="problem preset id")
     p.add_argument("--algo", required=True, metavar="NAME", help="algorithm preset name")
-    p.add_argument("--steps", type=int, default=200, help="training iterations")
-    p.add_argument("--seeds", type=int, default=8, help="replicas (a tensor dim)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (SimConfig default)")
-    p.add_argument("--mode", choices=("sampled", "expected"), default="sampled")
+    add_config_arguments(p.add_argument_group("simulation (SimConfig fields)"), SimConfig)
     add_set_argument(p, "SimConfig fields, problem.<key> or algorithm hyperparameters")
     p.add_argument("--out", metavar="FILE", help="write the frame (.parquet or .csv)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -42,12 +43,12 @@ def summary(df) -> str:
 
 
 def run(args) -> int:
+    from entropy_lab.commands._config_args import config_overrides
     from entropy_lab.sim import SimulationError, simulate
+    from entropy_lab.sim.config import SimConfig
     from entropy_lab.sim.io import check_output, write_frame
 
-    overrides = {"steps": args.steps, "seeds": args.seeds, "mode": args.mode}
-    if args.lr is not None:
-        overrides["lr"] = args.lr
+    overrides = config_overrides(args, SimConfig)
     overrides.update(parse_sets(args.set))
     if args.out:
         check_output(args.out, args.force)  # fail before the run, not after it

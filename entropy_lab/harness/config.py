@@ -53,14 +53,18 @@ class HarnessConfig:
     lr: float = 2e-3
     """Adam learning rate of the LoRA parameters."""
     lora_rank: int = 8
+    """Rank r of every LoRA adapter (trainable parameters per adapted matrix: r·(d_in + d_out))."""
     lora_alpha: float = 16.0
+    """LoRA scale numerator: the adapter's update is multiplied by lora_alpha / lora_rank."""
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
                                      "gate_proj", "up_proj", "down_proj")
     """Module names that receive LoRA adapters (base weights stay frozen)."""
     pretrain_steps: int = 300
     """SFT steps on the teacher distribution (0: use the random init as is)."""
     pretrain_batch: int = 128
+    """Sequences per pretraining (SFT) step."""
     pretrain_lr: float = 3e-3
+    """Adam learning rate of the full model during pretraining."""
     skew: float = 0.5
     """Teacher digit preference p(d) ∝ exp(−skew·rank(d)): larger = more peaked."""
     error_rate: float = 0.4
@@ -76,11 +80,15 @@ class HarnessConfig:
     exact_every: int = 1
     """Exact pass@1/pass@k by enumerating the correct set every this many steps (0: never)."""
     checkpoint_every: int = 1
+    """Write the resumable checkpoint every this many RL steps (a kill loses at most these)."""
     seed: int = 0
+    """Seed of the model init and pretraining data, and (offset per RL phase) of the adapters,
+    the sampler, the evaluation batch and the minibatch schedule."""
     device: str = "auto"
     """auto | cpu | cuda | cuda:N."""
     cache_dir: str | None = None
-    """Where pretrained checkpoints are cached (default: ``<checkout or cwd>/cache/harness``)."""
+    """Where pretrained checkpoints are cached (default: ``$ENTROPY_LAB_CACHE/harness``, else
+    ``<checkout or cwd>/cache/harness``)."""
 
     def __post_init__(self):
         from entropy_lab.algorithms import preset_names

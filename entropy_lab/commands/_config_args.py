@@ -1,0 +1,101 @@
+"""Command-line flags generated from a frozen config dataclass: one ``--field-name`` per field,
+its help the field's docstring (units included) and its default.
+
+    add_config_arguments(parser, SimConfig)                 # --steps, --seeds, --lr, ...
+    overrides = config_overrides(args, SimConfig)           # only the flags the user gave
+
+Every flag's argparse default is None, so "not given" is distinguishable and the config's own
+default (or a preset's) applies; the help still shows that default. A field without a docstring
+is an error here, so a new field cannot reach the CLI undocumented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import textwrap
+
+_SCALARS = {"int": int, "float": float, "str": str}
+
+
+def field_docs(cls) -> dict[str, str]:
+    """``{field name: docstring}`` from the string literal after each field in ``cls``'s body."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            text = " ".join(inspect.cleandoc(nxt.value.value).split())
+            docs[node.target.id] = text.replace("``", "")  # reST literals read as plain text
+    return docs
+
+
+def _kind(annotation: str) -> tuple[type | None, bool]:
+    """(scalar type, is a tuple of them) from a field's annotation string."""
+    parts = [p.strip() for p in annotation.split("|") if p.strip() != "None"]
+    text = parts[0] if len(parts) == 1 else annotation
+    if text.startswith("tuple[") and text.endswith(", ...]"):
+        return _SCALARS.get(text[len("tuple["):-len(", ...]")]), True
+    if text == "bool":
+        return bool, False
+    return _SCALARS.get(text), False
+
+
+def _default_text(value) -> str:
+    if isinstance(value, tuple):
+        return " ".join(map(str, value)) if value else "()"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def add_config_arguments(parser, cls, *, skip=(), aliases=None, defaults=None,
+                         extra_default=None) -> list[str]:
+    """Add one flag per field of ``cls`` (not in ``skip``); return the field names added.
+
+    Args:
+        aliases: ``{field: ["--old-flag", ...]}`` extra spellings kept for existing scripts.
+        defaults: ``{field: value}`` the default to show where it differs from the dataclass's
+            (a preset's).
+        extra_default: a callable ``field -> str | None`` adding text after the default (e.g. the
+            other preset's value).
+    Raises:
+        TypeError: a field has no docstring or a type the CLI cannot parse.
+    """
+    docs, aliases, defaults = field_docs(cls), aliases or {}, defaults or {}
+    added = []
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        if f.name not in docs:
+            raise TypeError(f"{cls.__name__}.{f.name} has no docstring: document it to expose it")
+        scalar, many = _kind(str(f.type))
+        if scalar is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: annotation {f.type!r} has no CLI form; "
+                            f"skip it or give it an int, float, str, bool or tuple type")
+        default = defaults.get(f.name, f.default)
+        text = f"default: {_default_text(default)}"
+        more = extra_default(f.name) if extra_default else None
+        help_text = f"{docs[f.name]} ({text}{'; ' + more if more else ''})".replace("%", "%%")
+        flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, [])]
+        kw = dict(dest=f.name, default=None, help=help_text)
+        if scalar is bool:
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+        elif many:
+            parser.add_argument(*flags, type=scalar, nargs="+", metavar=f.name.upper(), **kw)
+        else:
+            parser.add_argument(*flags, type=scalar, metavar=f.name.upper(), **kw)
+        added.append(f.name)
+    return added
+
+
+def config_overrides(args, cls, skip=()) -> dict:
+    """The fields of ``cls`` given on the command line (``None`` = not given); lists -> tuples."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f.name, None) if f.name not in skip else None
+        if value is not None:
+            out[f.name] = tuple(value) if isinstance(value, list) else value
+    return out
