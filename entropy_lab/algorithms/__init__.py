@@ -32,7 +32,13 @@ from entropy_lab.algorithms.losses_common import LOSSES, get_loss, loss_names, r
 from entropy_lab.algorithms.losses_cov import clip_cov, kl_cov, token_covariance
 from entropy_lab.algorithms.losses_entropy import adaptive_entropy, entropy_bonus, token_entropy
 from entropy_lab.algorithms.losses_pg import pg
-from entropy_lab.algorithms.presets import PRESETS, get_preset, preset_names, register_preset
+from entropy_lab.algorithms.presets import (
+    PRESETS,
+    apply_overrides,
+    get_preset,
+    preset_names,
+    register_preset,
+)
 from entropy_lab.algorithms.recipe import Algorithm, AlgoState, hp_keys
 from entropy_lab.algorithms.shaping import (
     SHAPINGS,
@@ -69,6 +75,7 @@ __all__ = [
     "get_advantage",
     "get_controller",
     "get_loss",
+    "apply_overrides",
     "get_preset",
     "get_shaping",
     "grpo",

@@ -49,7 +49,7 @@ def _mismatch_log_ratio(old_bt, mask, sampler_logp):
     return log_ratio(old_chk, sampler_bt).detach()
 
 
-@register_loss("tis", pg_limit={}, detached_weights=True)
+@register_loss("tis", pg_limit={}, detached_weights=True, data=("sampler_logp",))
 def tis(
     logp: torch.Tensor,
     old_logp: torch.Tensor,
@@ -94,7 +94,7 @@ def tis(
     return aggregate(loss_bt, m, agg, agg_norm), metrics
 
 
-@register_loss("icepop", pg_limit={})
+@register_loss("icepop", pg_limit={}, data=("sampler_logp",))
 def icepop(
     logp: torch.Tensor,
     old_logp: torch.Tensor,

@@ -43,8 +43,13 @@ from entropy_lab.algorithms._tensors import (
     metric_dtype,
 )
 from entropy_lab.registry import Registry
+from entropy_lab.validation import fail
 
 LOSSES: Registry = Registry("loss")
+
+# Data a loss may declare with ``register_loss(..., data=...)``; the step passes them when it has
+# them. They are never hyperparameters.
+DATA_ARGS = ("logits", "generator", "sampler_logp")
 
 
 def register_loss(
@@ -53,6 +58,7 @@ def register_loss(
     needs_logits: bool = False,
     pg_limit: dict | None = None,
     detached_weights: bool = False,
+    data: tuple[str, ...] = (),
 ) -> Callable:
     """Decorator: register a loss under ``name``.
 
@@ -63,9 +69,18 @@ def register_loss(
         detached_weights: the loss multiplies log π by a stop-gradient weight (CISPO, TIS), so
             its gradient is *not* the derivative of its value and finite differences of the
             value do not apply.
+        data: keyword arguments that are data the step supplies, not hyperparameters:
+            ``logits`` (implied by ``needs_logits``), ``generator`` (random token selection),
+            ``sampler_logp`` (the sampler's log-probs ``[..., B, T]``, verl's TIS/IcePop layout).
+            The four token tensors and ``agg`` are always supplied.
     """
+    declared = tuple(data) + (("logits",) if needs_logits and "logits" not in data else ())
+    unknown = sorted(set(declared) - set(DATA_ARGS))
+    if unknown:
+        raise fail("data", list(data), f"names among {sorted(DATA_ARGS)}")
 
     def add(fn: Callable) -> Callable:
+        fn.data_args = frozenset(declared)
         fn.needs_logits = needs_logits
         fn.pg_limit = pg_limit
         fn.detached_weights = detached_weights

@@ -73,7 +73,8 @@ def _rank_flat(keys_bt: torch.Tensor, descending: bool) -> torch.Tensor:
     return ranks.view(keys_bt.shape)
 
 
-@register_loss("clip_cov", pg_limit={"clip_cov_lb": 1e8, "clip_cov_ub": 1e9})
+@register_loss("clip_cov", pg_limit={"clip_cov_lb": 1e8, "clip_cov_ub": 1e9},
+               data=("generator",))
 def clip_cov(
     logp: torch.Tensor,
     old_logp: torch.Tensor,

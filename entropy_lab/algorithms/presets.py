@@ -86,7 +86,19 @@ def get_preset(name: str, **overrides) -> Algorithm:
         UnknownNameError: unknown preset (lists the choices).
         InputError: an override key no part accepts (lists the valid keys).
     """
-    algo = PRESETS.get(name)()
+    return apply_overrides(PRESETS.get(name)(), **overrides)
+
+
+def apply_overrides(algo: Algorithm, **overrides) -> Algorithm:
+    """``algo`` with ``overrides`` applied — the one override router (``get_preset``, the
+    simulator and the harness all use it): fields by name (``loss=`` for ``loss_name``; renaming a
+    part keeps only the old hyperparameters the new part accepts), else the hyperparameter of the
+    part(s) that accept the key, or a dotted ``part.key``.
+
+    Raises:
+        InputError: an override key no part accepts (lists the valid keys).
+    """
+    name = algo.name
     if "loss" in overrides:
         overrides = {("loss_name" if k == "loss" else k): v for k, v in overrides.items()}
     fields = set(_fields())
@@ -100,7 +112,7 @@ def get_preset(name: str, **overrides) -> Algorithm:
     for key, value in rest.items():
         owners = _owners(algo, key)
         if not owners:
-            raise InputError(f"unknown override {key!r} for preset {name!r}; "
+            raise InputError(f"unknown override {key!r} for algorithm {name!r}; "
                              f"valid keys: {_valid_keys(algo)}")
         leaf = key.split(".", 1)[-1]
         for part in owners:

@@ -37,7 +37,7 @@ from entropy_lab.validation import InputError, check_tensor, fail
 _SUPPLIED = {
     "advantage": {"rewards"},
     "shaping": {"advantages", "logp", "centered_logprob", "entropy", "target_entropy"},
-    "loss": {"logp", "old_logp", "advantages", "mask", "logits", "generator", "agg"},
+    "loss": {"logp", "old_logp", "advantages", "mask", "agg"},  # plus its declared data_args
     "controller": {"self"},
 }
 
@@ -72,7 +72,10 @@ def part_name(algo, part: str) -> str | None:
 def hp_keys(owner: str, name: str | None) -> list[str]:
     """The hyperparameters the ``owner`` part named ``name`` accepts (sorted)."""
     fn = _owner_fn(owner, name)
-    return [] if fn is None else sorted(_params(fn) - _SUPPLIED[owner])
+    if fn is None:
+        return []
+    data = fn.data_args if owner == "loss" else frozenset()
+    return sorted(_params(fn) - _SUPPLIED[owner] - data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,10 +151,17 @@ class Algorithm:
     @property
     def pg_at_ratio_one(self) -> bool:
         """True when, at logp = old_logp, the loss gradient is the plain policy gradient: the loss
-        declares ``pg_limit``, ``loss_hp`` satisfies it, and no controller drives one of its keys
-        (an adaptive entropy coefficient starting at 0 does not stay there)."""
-        limit = get_loss(self.loss_name).pg_limit
-        if limit is None or any(self.loss_hp.get(k, v) != v for k, v in limit.items()):
+        declares ``pg_limit``, its hyperparameters — ``loss_hp`` over the loss's own signature
+        defaults — satisfy it, and no controller drives one of its keys (an adaptive entropy
+        coefficient starting at 0 does not stay there). The one r = 1 predicate of the package."""
+        fn = get_loss(self.loss_name)
+        limit = fn.pg_limit
+        if limit is None:
+            return False
+        hp = {p.name: p.default for p in inspect.signature(fn).parameters.values()
+              if p.default is not p.empty}
+        hp.update(self.loss_hp)
+        if any(k not in hp or hp[k] != v for k, v in limit.items()):
             return False
         if self.controller is None:
             return True
@@ -203,11 +213,19 @@ class Algorithm:
         return get_loss(self.loss_name)
 
     def loss(self, logp_bt, old_logp_bt, adv_bt, mask_bt, state: AlgoState, logits=None,
-             generator: torch.Generator | None = None):
-        """(loss ``[...]``, metrics) of the configured loss with controller values applied."""
+             generator: torch.Generator | None = None, sampler_logp=None):
+        """(loss ``[...]``, metrics) of the configured loss with controller values applied.
+
+        Data the loss declared on registration (``data_args``) is passed when given:
+        ``logits`` ``[..., B, T, K]``, ``generator`` (else the state's), ``sampler_logp``
+        ``[..., B, T]`` (verl's layout for ``tis`` / ``icepop``: ``old_logp_bt`` is then the
+        trainer's recompute). A loss that did not declare ``sampler_logp`` never sees it.
+        """
         fn = get_loss(self.loss_name)
-        params = _params(fn)
+        params = fn.data_args
         hp = {**self.loss_hp, **state.overrides("loss"), "agg": self.agg}
+        if sampler_logp is not None and "sampler_logp" in params:
+            hp["sampler_logp"] = sampler_logp
         if fn.needs_logits:
             if logits is None:
                 raise fail("logits", None,

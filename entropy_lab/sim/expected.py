@@ -35,7 +35,6 @@ for variable lengths it is the documented approximation E[1/len] ≈ 1/T.
 
 from __future__ import annotations
 
-import inspect
 from math import comb
 
 import torch
@@ -87,7 +86,7 @@ def estimator_for(algorithm, geometry: str = "vanilla") -> str:
         raise fail("algorithm", name, "epochs × minibatches == 1 in expected mode (got "
                    f"{updates}); off-policy steps need mode='sampled'")
     loss = getattr(algorithm, "loss_name", None)
-    if not _is_pg_at_ratio_one(algorithm):
+    if not algorithm.pg_at_ratio_one:
         raise fail("algorithm", name, "in expected mode a loss whose gradient at ratio 1 is the "
                    f"policy gradient (a loss declaring pg_limit; got {loss!r} with its "
                    "hyperparameters); use mode='sampled'")
@@ -96,28 +95,6 @@ def estimator_for(algorithm, geometry: str = "vanilla") -> str:
         raise fail("geometry", geometry, f"'vanilla' for advantage {adv!r} (the natural "
                    "geometry is defined for exact-advantage REINFORCE: reinforce, rloo)")
     return estimator
-
-
-def _is_pg_at_ratio_one(algorithm) -> bool:
-    """The loss declares ``pg_limit``, the algorithm's hyperparameters (over the loss's defaults)
-    satisfy it, and no controller drives one of those hyperparameters during the run."""
-    from entropy_lab.algorithms.controllers import get_controller
-    from entropy_lab.algorithms.losses_common import get_loss
-
-    try:
-        fn = get_loss(getattr(algorithm, "loss_name", None))
-    except KeyError:
-        return False
-    limit = getattr(fn, "pg_limit", None)
-    if limit is None:
-        return False
-    params = inspect.signature(fn).parameters.values()
-    hp = {p.name: p.default for p in params if p.default is not p.empty}
-    hp.update(getattr(algorithm, "loss_hp", None) or {})
-    if any(hp.get(k) != v for k, v in limit.items()):
-        return False
-    controller = getattr(algorithm, "controller", None)
-    return controller is None or get_controller(controller).key not in limit
 
 
 def binomial_pmf(p: torch.Tensor, n: int) -> torch.Tensor:

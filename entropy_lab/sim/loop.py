@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from entropy_lab.algorithms.presets import apply_overrides, get_preset
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.config import SimConfig, check_against
@@ -96,35 +97,10 @@ def resolve(problem, algorithm, config, overrides):
     elif prob_kw:
         raise fail("overrides", sorted(prob_kw), "problem.* keys only with a problem id")
     if isinstance(algorithm, str):
-        from entropy_lab.algorithms import get_preset
-
         algorithm = get_preset(algorithm, **algo_kw)
     elif algo_kw:
-        algorithm = override_algorithm(algorithm, algo_kw)
+        algorithm = apply_overrides(algorithm, **algo_kw)
     return problem, algorithm, config
-
-
-def override_algorithm(algorithm, overrides: dict):
-    """An Algorithm object with overrides: fields by name, else the hyperparameter of the part
-    that accepts the key (``eps_high`` -> loss_hp) or a dotted ``part.key``."""
-    from entropy_lab.algorithms.recipe import PARTS, hp_keys, part_name
-
-    fields = {f.name for f in dataclasses.fields(algorithm)}
-    top = {("loss_name" if k == "loss" else k): v for k, v in overrides.items()
-           if k in fields or k == "loss"}
-    hps = {part: dict(getattr(algorithm, f"{part}_hp")) for part in PARTS}
-    for key, value in overrides.items():
-        if key in fields or key == "loss":
-            continue
-        part, _, leaf = key.rpartition(".")
-        owners = [p for p in PARTS if (not part or p == part)
-                  and leaf in hp_keys(p, part_name(algorithm, p))]
-        if not owners:
-            raise fail("override", key, f"a field of Algorithm {sorted(fields)} or a "
-                       f"hyperparameter of {algorithm.name!r}'s parts")
-        for p in owners:
-            hps[p][leaf] = value
-    return dataclasses.replace(algorithm, **top, **{f"{p}_hp": hps[p] for p in PARTS})
 
 
 def simulate(problem, algorithm, config: SimConfig | None = None, generator=None, **overrides):
