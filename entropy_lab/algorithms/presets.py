@@ -30,6 +30,8 @@ repo             grpo      repo β 0.01 ppo 0.2/0.2 c=3    —            token-
 repo_r           grpo      repo_r      ppo 0.2/0.2 c=3    zeta         token-mean              1×4
 repo_d           grpo      repo_d      ppo 0.2/0.2 c=3    zeta         token-mean              1×4
 adapo            grpo      —           ppo 0.2/0.28 c=3   eps_high     token-mean              1×4
+tis              grpo      —           tis C=2            —            token-mean              1×4
+icepop           grpo      —           icepop [0.5, 5]    —            token-mean              1×4
 ================ ========= =========== ================== ============ ======================= ===
 
 E×M = epochs × minibatches: only ``rloo`` is strictly on-policy (one optimizer step per batch, so
@@ -40,6 +42,10 @@ token-mean of DAPO (no dynamic sampling, no overlong shaping). c = dual clip. Co
 ``repo_r`` ζ 1e-3 in [1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without
 the flip (ΔH carries the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1;
 ``adaptive_entropy`` coefficient from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
+``tis`` / ``icepop`` correct for the sampler/trainer mismatch (``algorithms/corrections.py``):
+given the sampler's log-probs (``Algorithm.loss(..., sampler_logp=...)``) they take verl's
+layout, PPO on the trainer's recompute with the mismatch weight or mask; without them
+``old_logp`` is the sampler's and the ratio itself is truncated (TIS) or masked (IcePop).
 """
 
 from __future__ import annotations
@@ -236,3 +242,14 @@ def _adaptive_entropy() -> Algorithm:
                      loss_hp={**_PPO, "entropy_coef": 0.0}, controller="entropy_coef",
                      controller_hp={"entropy_coef": 0.0, "delta": 5e-3, "coef_min": 0.0,
                                     "coef_max": 0.1}, **_OFF)
+
+
+@register_preset("tis")
+def _tis() -> Algorithm:
+    return Algorithm("tis", "grpo", loss_name="tis", loss_hp={"cap": 2.0, **_PPO}, **_OFF)
+
+
+@register_preset("icepop")
+def _icepop() -> Algorithm:
+    return Algorithm("icepop", "grpo", loss_name="icepop",
+                     loss_hp={"band_low": 0.5, "band_high": 5.0, **_PPO}, **_OFF)
