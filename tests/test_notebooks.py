@@ -1,6 +1,7 @@
 """Smoke tier: every notebook executes top to bottom with the small settings
-(``ENTROPY_LAB_QUICK=1``), and the stored notebooks are exactly what ``notebooks/build.py``
-writes (so the reviewed builder is what users open)."""
+(``ENTROPY_LAB_QUICK=1``), and each stored ``.ipynb`` is exactly what ``notebooks/build.py``
+builds from its jupytext percent source ``notebooks/NN_name.py`` (so the reviewed, linted
+source is what users open)."""
 
 import importlib.util
 
@@ -10,6 +11,7 @@ from entropy_lab.project import project_root
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("jupytext")
 
 ROOT = project_root()
 FOLDER = ROOT / "notebooks"
@@ -32,8 +34,17 @@ NAMES = list(BUILDER.NOTEBOOKS)
 def test_stored_notebook_matches_builder(name, tmp_path):
     stored = (FOLDER / f"{name}.ipynb").read_text()
     assert BUILDER.write(name, tmp_path).read_text() == stored, (
-        f"notebooks/{name}.ipynb differs from notebooks/build.py: run `python notebooks/build.py`"
+        f"notebooks/{name}.ipynb differs from notebooks/{name}.py: run `python notebooks/build.py`"
     )
+
+
+def test_every_source_has_its_notebook_and_no_cell_defines_a_helper():
+    assert len(NAMES) >= 4
+    assert sorted(p.stem for p in FOLDER.glob("*.ipynb")) == NAMES
+    for name in NAMES:  # helpers belong in entropy_lab.analysis, cells only call them
+        for cell in BUILDER.build(name).cells:
+            if cell.cell_type == "code":
+                assert "\ndef " not in "\n" + cell.source, (name, cell.source[:80])
 
 
 def test_every_notebook_has_a_reading_after_each_plot():
