@@ -1,6 +1,7 @@
 """entropy_lab — exact, checkable entropy dynamics of policy-gradient RL for language models.
 
-Subpackages (DESIGN.md): ``theory`` (exact entropy math), ``algorithms`` (advantages, shaping,
+Subpackages (docs/architecture.md, "Layout"): ``theory`` (exact entropy math), ``algorithms``
+(advantages, shaping,
 losses, controllers, presets), ``problems`` (tabular worlds), ``precision`` (where rounding
 happens), ``sim`` (tabular RL loop), ``harness`` (transformer + LoRA; imported on demand, it needs
 the ``harness`` extra), ``analysis`` (metrics, plots).

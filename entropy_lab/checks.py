@@ -1,4 +1,4 @@
-"""The paper-checks ledger: one registered check per claim of SCIENCE.md.
+"""The paper-checks ledger: one registered check per claim of docs/claims.md.
 
 A check is a function ``check(quick: bool) -> CheckResult`` in a module of the top-level
 ``paper_checks/`` folder, registered with :func:`register_check`::
@@ -44,7 +44,7 @@ class CheckResult:
     Attributes:
         verdict: one of ``reproduced``, ``partly``, ``not reproduced``, ``error``.
         measured: the numbers behind the verdict (name -> float/int/str), JSON-serialisable.
-        summary: the claim as the paper (or SCIENCE.md) summarises it.
+        summary: the claim as the paper's summary states it (docs/claims.md).
         precise: our precise, checkable form of the claim.
         tolerance: what counts as agreement, and why (e.g. "ratio (exact−pred)/η² bounded").
         reason: one or two sentences on why the verdict is what it is.
@@ -101,7 +101,7 @@ def _jsonable(v):
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A registered check: its id, the SCIENCE.md claim number, kind, title and function."""
+    """A registered check: its id, the claim number (docs/claims.md), kind, title and function."""
 
     check_id: str
     claim: int
@@ -119,7 +119,7 @@ def register_check(check_id: str, *, claim: int, kind: str, title: str, slow: bo
 
     Args:
         check_id: stable id, e.g. ``"claim01_theorem1_tree"``.
-        claim: the claim's number in SCIENCE.md ("Claims the paper_checks ledger must cover").
+        claim: the claim's number in docs/claims.md.
         kind: ``"theorem"`` (failure is an error) or ``"empirical"`` (a finding either way).
         title: one line for the verdict table.
         slow: excluded from ``entropy-lab check`` unless ``--all`` (still run by ``--only``).

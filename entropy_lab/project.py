@@ -1,6 +1,7 @@
 """Where the project's top-level folders (paper_checks/, figures/, benchmarks/) are.
 
-The package never imports those folders statically (DESIGN.md: dependencies flow one way); the
+The package never imports those folders statically (docs/architecture.md, "Dependency direction");
+the
 CLI commands that serve them (`check`, `figures`, `bench`, `reproduce`) find them here at run time.
 """
 

@@ -6,7 +6,8 @@
 on LLM-like logits (vocab 32k, peaked).
 
 First panel: end-to-end runs in bf16, fp16 and fp32. Then one panel per rounding mechanism
-(a)–(f) of SCIENCE.md, each in bf16 with everything else in full precision. Last panel: the
+(a)–(f) of docs/precision.md, "Mechanisms (a)–(f)", each in bf16 with everything else in full
+precision. Last panel: the
 fraction of tokens whose ratio differs from the exact one, and the fraction pushed outside the
 clip band [0.8, 1.28], per pipeline.
 

@@ -72,7 +72,7 @@ def check(quick: bool) -> CheckResult:
         early, partly=exact_first,
         measured=rounded(measured),
         summary="Calibrated initialisation → entropy falls; uncorrelated → ~no change; "
-                "anti-calibrated → entropy rises (SCIENCE.md claim 3).",
+                "anti-calibrated → entropy rises (docs/claims.md, \"Claim 3 — sign law\").",
         precise=f"bandit/<mode> (K=8) and tree/<mode> (V=4, T=4); exact expected natural-"
                 "gradient REINFORCE (SGD lr 0.1) and sampled GRPO (Adam lr 0.05, N=8, G=8); "
                 f"{steps} steps; token-entropy change at step 1, over the first {WINDOW} "

@@ -167,7 +167,7 @@ def test_predicted_change_equals_covariance_forms(geometry, shape, gen):
     z = random_logits(shape, gen)
     adv = torch.randn(shape, generator=gen, dtype=F64)
     p = torch.softmax(z, -1)
-    # vanilla: −η Cov_π(log π, π·A_c);  natural: −η Cov_π(log π, A)   (SCIENCE.md, Theorem 1).
+    # vanilla: −η Cov_π(log π, π·A_c);  natural: −η Cov_π(log π, A)   (docs/theory.md, "Theorem 1").
     # The vanilla covariance needs A centred under π (Cui et al.'s A is Q − V): π·A is not
     # shift invariant, so Cov_π(log π, π·A) with a raw A is a different number.
     adv_c = adv - expect(p, adv)[..., None]

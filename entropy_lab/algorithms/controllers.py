@@ -1,12 +1,13 @@
 """Entropy controllers: one hyperparameter per replica, stepped once per iteration toward a target.
 
 Every controller holds explicit tensor state of shape ``[...]`` (one entry per replica; 0-d for a
-single run), is reset from the initial entropy (the default target, SCIENCE.md) and round-trips
+single run), is reset from the initial entropy (the default target, docs/theory.md, "REPO and β*")
+and round-trips
 through ``state_dict`` / ``load_state_dict`` for checkpoint and resume. ``update(entropy)`` takes
 the measured entropy ``[...]`` of the iteration that just ran. Entropy exactly at the target
 leaves the value unchanged.
 
-    ZetaController        ζ of REPO-R / REPO-D (SCIENCE.md "ζ controller")
+    ZetaController        ζ of REPO-R / REPO-D (docs/theory.md, "REPO and β*")
     EpsHighController     ε_high of ADAPO (step rule unpublished: configurable)
     EntropyCoefController the entropy-bonus coefficient, Skywork-OR1 style (additive steps)
 
@@ -89,7 +90,8 @@ class Controller:
 
 @CONTROLLERS.register("zeta")
 class ZetaController(Controller):
-    """REPO ζ controller (SCIENCE.md; the flip rule is our reading of a one-line description).
+    """REPO ζ controller (docs/theory.md, "REPO and β*"; the flip rule is our reading of a one-line
+    description).
 
     Entropy below target → push toward more entropy; above → toward less. With ζ > 0 "more" means
     |ζ|·factor (capped at ζ_max) and "less" means |ζ|/factor; with ζ < 0 (which lowers entropy)
@@ -98,7 +100,8 @@ class ZetaController(Controller):
 
     Args:
         zeta: initial ζ, ζ_min ≤ |ζ| ≤ ζ_max (default 1e-3).
-        zeta_min, zeta_max: bounds on |ζ| (defaults 1e-4, 0.05: SCIENCE.md's |ζ| ∈ [1e-4, 0.05],
+        zeta_min, zeta_max: bounds on |ζ| (defaults 1e-4, 0.05: the reconstructed |ζ| ∈ [1e-4,
+        0.05],
             "defaults to expose, not certain").
         factor: multiplicative step > 1 (2: doubling/halving).
         sign_flip: allow the sign change below ζ_min.
@@ -142,7 +145,8 @@ class ZetaController(Controller):
 class EpsHighController(Controller):
     """ADAPO ε_high controller: entropy below target → raise ε_high; above → lower it.
 
-    The published paper gives no step rule, bounds or target (SCIENCE.md); this is a documented,
+    The published paper gives no step rule, bounds or target (docs/algorithms.md, "Controllers");
+    this is a documented,
     configurable choice: ``multiplicative`` steps ε·factor / ε/factor or ``additive`` steps
     ε ± step, then clamped to [eps_high_min, eps_high_max].
 

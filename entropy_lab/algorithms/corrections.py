@@ -1,10 +1,11 @@
 """Sampler/trainer mismatch corrections: truncated importance sampling (TIS) and a masking band
 (IcePop-style). They exist here to show what a precision fix does and what a correction only
-hides (SCIENCE.md, Theorem 3).
+hides (docs/theory.md, "Theorem 3").
 
 Two settings, chosen by whether ``sampler_logp`` is passed:
 
-- ``sampler_logp=None`` — ``old_logp`` *is* the sampler's log-prob (DESIGN.md: the rollout's
+- ``sampler_logp=None`` — ``old_logp`` *is* the sampler's log-prob (docs/algorithms.md, "The one RL
+step": the rollout's
   ``old_logp`` comes from the sampler path), so r = π_θ/μ is the mismatch ratio itself. This is
   the strictly on-policy case (one step per batch), where PPO clipping acts on mismatch only.
 - ``sampler_logp`` given ``[..., B, T]`` — verl's layout: ``old_logp`` is the trainer's own
@@ -17,7 +18,8 @@ Two settings, chosen by whether ``sampler_logp`` is passed:
             ℓ_t = sg(min(k, C))·ℓ^PPO_t          (with sampler_logp; verl's ``tis_imp_ratio_cap``)
     icepop  ℓ_t = 1[k ∈ [α, β]]·ℓ^PPO_t          (k = r without sampler_logp)
 
-C = 2 (SCIENCE.md). The band [α, β] = [0.5, 5] is the value commonly quoted for IcePop — a
+C = 2 (docs/algorithms.md, "Losses"). The band [α, β] = [0.5, 5] is the value commonly quoted for
+IcePop — a
 default to expose, not checked against its code. Masked-out tokens keep their place in the
 aggregation's normaliser (their loss is 0), as a zeroed weight does.
 """

@@ -10,7 +10,7 @@ means); top-level fields (``epochs``, ``minibatches``, ``agg``, ``loss``, ``adva
 replaced first, so ``get_preset("grpo", loss_name="cispo", eps_high=5.0)`` works. Unknown keys raise
 an error listing every valid key.
 
-Defaults (SCIENCE.md "Algorithms to implement once"; the paper's own settings are not public):
+Defaults (docs/algorithms.md, "Losses"; the paper's own settings are not public):
 
 ================ ========= =========== ================== ============ ======================= ===
 preset           advantage shaping     loss               controller   agg                     E×M

@@ -1,7 +1,7 @@
 """What the simulator and the harness execute: an :class:`Algorithm` (frozen spec) and its
 :class:`AlgoState` (controller state, per replica).
 
-One RL iteration with an algorithm ``algo`` (DESIGN.md, "The RL step")::
+One RL iteration with an algorithm ``algo`` (docs/algorithms.md, "The one RL step")::
 
     state = algo.init_state(initial_entropy)                  # once; [...] per replica
     adv_ng = algo.advantages(rewards_ng)                      # [..., N, G]

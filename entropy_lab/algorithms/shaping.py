@@ -1,4 +1,5 @@
-"""REPO advantage shaping: decorrelate the advantage from the log-prob (SCIENCE.md, "REPO").
+"""REPO advantage shaping: decorrelate the advantage from the log-prob (docs/theory.md, "REPO and
+β*").
 
     repo     A' = A − β·ℓ          constant β
     repo_r   A' = A − ζ|A|·log π   i.e. A>0: A(1 − ζ log π), A<0: A(1 + ζ log π)   (REPO-R)
@@ -83,7 +84,8 @@ def repo_r(
 
     ``clamp_sign`` keeps the sign of A (A⁺ ≥ 0, A⁻ ≤ 0): it only binds when ζλ < −1 (A<0) or
     ζλ > 1 (A>0, negative ζ). Defaults (ζ 1e-3, floor −20, sign clamp) follow a third-party
-    implementation citing the paper's appendix — defaults to expose, not certain (SCIENCE.md).
+    implementation citing the paper's appendix — defaults to expose, not certain (docs/theory.md,
+    "REPO and β*").
 
     Args:
         advantages, logp: ``[..., B, T]``.

@@ -1,7 +1,8 @@
 """Metrics on simulator and harness results: cumulative entropy, correlations with bootstrap
 confidence intervals, exact pass@k curves, convergence orders and tidy per-step summaries.
 
-Everything here takes numpy arrays or pandas DataFrames (the edge of the package, DESIGN.md) and
+Everything here takes numpy arrays or pandas DataFrames (the edge of the package,
+docs/architecture.md, "Dependency direction") and
 returns numpy arrays, dicts or DataFrames; nothing here plots.
 """
 

@@ -1,5 +1,5 @@
 """Transformer + LoRA RL harness: the algorithms of ``entropy_lab.algorithms`` on a real small
-causal LM, in bf16, fp16 and fp32 (DESIGN.md, "harness").
+causal LM, in bf16, fp16 and fp32 (docs/worlds.md, "Harness").
 
     from entropy_lab.harness import make_config, run_harness
     df = run_harness(make_config(algo="repo_r", precision="bf16", steps=20), out="runs/h1")

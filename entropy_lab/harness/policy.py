@@ -9,7 +9,7 @@
 Both run under the precision mode's autocast and log-softmax dtype. With ``sampler_path="full"``
 the rollout's log-probs are recomputed by the trainer path, so at the start of a step the
 sampler/trainer ratio is exactly 1 in any dtype; with the KV-cache path it differs from 1 by
-whatever the two computations disagree on (mechanism (e) of SCIENCE.md, Theorem 3).
+whatever the two computations disagree on (mechanism (e), docs/precision.md, "Mechanisms (a)–(f)").
 
 Responses have a fixed length T = L + 1; everything after the first EOS is PAD and masked out.
 """

@@ -5,7 +5,8 @@
     dH_measured = H_eval(θ') − H_eval(θ)
 
 The evaluation batch is sampled once, from the initial policy, and kept for the whole run, so the
-prefixes do not move (SCIENCE.md: the per-state form; the change of the state distribution is
+prefixes do not move (docs/theory.md, "Theorem 1": the per-state form; the change of the state
+distribution is
 deliberately excluded). H is computed with the trainer path in plain fp32 (no autocast) and the
 entropy itself in float64, whatever the training precision, so the measurement is not rounding.
 The gap dH_measured − dH_pred is the second-order (and higher) remainder, O(|Δθ|²).

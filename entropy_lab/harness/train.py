@@ -1,6 +1,6 @@
 """The harness RL loop: LoRA on a causal LM, any preset of ``entropy_lab.algorithms``.
 
-One step (DESIGN.md, "The RL step"), nothing of the algorithm re-implemented here:
+One step (docs/algorithms.md, "The one RL step"), nothing of the algorithm re-implemented here:
 
     prompts  = task.sample_params(N)                          # N prompts, each repeated G times
     rollout  = policy.sample(prompts)                          # sampler path: tokens, old_logp

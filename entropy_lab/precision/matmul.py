@@ -1,5 +1,5 @@
 """Network-level disagreement from a real bf16 matmul: the unembedding z = h·W computed in two
-reduction orders (SCIENCE.md, Theorem 3, mechanism e — the matmul emulation).
+reduction orders (docs/precision.md, "Mechanisms (a)–(f)", e — the matmul emulation).
 
 Construction (fixed, deterministic; no generator is drawn from):
 

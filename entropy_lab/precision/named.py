@@ -1,4 +1,4 @@
-"""The named pipelines: one per rounding mechanism of SCIENCE.md (Theorem 3), plus end-to-end cases.
+"""The named pipelines: one per rounding mechanism (docs/precision.md), plus end-to-end cases.
 
 Mechanism pipelines ("a_" … "f_") switch on one rounding stage and keep everything else in
 float32/float64, so each mechanism is measured alone. The sampler and trainer always differ in

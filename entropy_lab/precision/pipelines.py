@@ -10,12 +10,14 @@ dtype at every stage, and the dtypes of the difference and the exponential:
       ──cast(output)──▶ ℓ ;   r = exp( cast(diff)(ℓ_t) − cast(diff)(ℓ_s) ) computed in ``exp``
 
 Every rounding is a real torch cast (bfloat16, float16, float32, float64); nothing emulates a
-format. The one modelled quantity is the network-level disagreement (SCIENCE.md, Theorem 3,
+format. The one modelled quantity is the network-level disagreement (docs/precision.md, "Mechanisms
+(a)–(f)",
 mechanism e): two bf16 forward passes of a deep network do not produce the same logits. It is
 emulated as relative logit noise z' = z·(1 + c·ε_dtype·ξ), ξ ~ N(0, 1) i.i.d. per logit and per
 call, drawn from the passed ``torch.Generator`` (c = ``noise_scale``,
 ε = ``torch.finfo(dtype).eps``).
-Its size (c = 1: about 1e-2 relative for bf16) follows SCIENCE.md and is a modelling choice, not a
+Its size (c = 1: about 1e-2 relative for bf16) follows docs/precision.md and is a modelling choice,
+not a
 measurement of a particular network.
 The alternative emulation computes the logits through a real bf16 unembedding matmul in a
 different reduction order on each path (``PathSpec.matmul``, :mod:`entropy_lab.precision.matmul`);
@@ -224,7 +226,8 @@ class PrecisionPipeline:
 
     Attributes:
         name: registry name.
-        description: which mechanism of SCIENCE.md (Theorem 3) this pipeline isolates.
+        description: which mechanism (docs/precision.md, "Mechanisms (a)–(f)") this pipeline
+        isolates.
         sampler: the path that produced old log-probs (inference engine).
         trainer: the path that produces new, differentiable log-probs.
         diff: dtype both log-probs are cast to before ℓ_t − ℓ_s is taken.

@@ -1,6 +1,6 @@
 """Initial logits that stand in a chosen relation to the reward (calibrated / uncorrelated / anti).
 
-The sign law (SCIENCE.md, Theorem 1) reads the first-order entropy change of a policy-gradient
+The sign law (docs/theory.md, "Theorem 1") reads the first-order entropy change of a policy-gradient
 step off Cov_π(log π, A) at each state. These constructions set that covariance's sign, or make
 it vanish exactly, so the presets test the law rather than a random draw:
 

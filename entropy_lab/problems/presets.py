@@ -1,7 +1,8 @@
 """Named problem presets with stable ids: ``get_problem("tree/calibrated", vocab_size=8)``.
 
 An id is ``<family>/<initialisation>``; the family may carry a size (``bandit64``, ``tree8x6``).
-The initialisation says how the initial logits relate to the reward (SCIENCE.md, sign law):
+The initialisation says how the initial logits relate to the reward (docs/theory.md, "Closed
+forms", sign law):
 
 - ``calibrated``: the high-probability actions are the rewarded ones (A and log π positively
   correlated: exact policy gradient lowers the entropy);

@@ -1,7 +1,7 @@
 """The RL loop over tabular policies, batched over seeds: ``simulate(problem, algorithm, config)``.
 
 The policy is one float64 leaf tensor ``logits [B, S, K]`` (B seeds as the leading dim) trained
-by torch.optim. One iteration (DESIGN.md, "the RL step"):
+by torch.optim. One iteration (docs/algorithms.md, "The one RL step"):
 
     sampled:   rollout = problem.sample(logits, N, G)            # [B, N, G, T]
                adv = algorithm.advantages(problem.reward(rollout))  -> broadcast to tokens

@@ -2,7 +2,8 @@
 
 Premise: π_new = r·π with every r_a ∈ [1 − ε_low, 1 + ε_high] (and Σ_a r_a π_a = 1).
 
-Exact identity (SCIENCE.md), with h_a = −π_a log π_a ≥ 0 and KL(π_new‖π) = Σ_a π_a r_a log r_a:
+Exact identity (docs/theory.md, "Theorem 2"), with h_a = −π_a log π_a ≥ 0 and KL(π_new‖π) = Σ_a π_a
+r_a log r_a:
 
     H(π_new) = Σ_a r_a h_a − KL(π_new‖π).                                             (1)
 

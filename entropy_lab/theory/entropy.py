@@ -4,7 +4,7 @@ For π = softmax(z) over the last dim (K actions):
 
     H(π)      = −Σ_a π_a log π_a
     L_a       = log π_a − E_π[log π] = log π_a + H             (centred log-prob)
-    ∂H/∂z_a   = −π_a L_a                                        (SCIENCE.md, Theorem 1)
+    ∂H/∂z_a   = −π_a L_a                                        (docs/theory.md, "Theorem 1")
     ΔH        ≈ Σ_a ∂H/∂z_a Δz_a = −Cov_{a∼π}(log π_a, Δz_a)     (first order)
     ½ Δzᵀ ∇²H Δz                                                (second-order term)
 

@@ -6,7 +6,8 @@ removes the baseline E_π[A]). One expected REINFORCE step of size η moves the 
     vanilla:  Δz = η·π·A_c          (the gradient of J = E_π[A] w.r.t. the logits)
     natural:  Δz = η·A_c            (Fisher-preconditioned; the tabular natural gradient)
 
-and Theorem 1 (SCIENCE.md; Petrenko et al. 2026, Cui et al. 2025) gives the first-order change
+and Theorem 1 (docs/theory.md, "Theorem 1"; Petrenko et al. 2026, arXiv 2603.11682; Cui et al.
+2025, arXiv 2505.22617) gives the first-order change
 
     vanilla:  ΔH ≈ −η·E_π[π·A_c·L]  = −η·Cov_π(log π, π·A_c)
     natural:  ΔH ≈ −η·Cov_π(log π, A) = −η·E_π[L·A_c]
