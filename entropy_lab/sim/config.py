@@ -16,6 +16,7 @@ MODES = ("sampled", "expected")
 OPTIMIZERS = ("sgd", "adam")
 GEOMETRIES = ("vanilla", "natural")
 RNG_MODES = ("batched", "per_seed")
+OLD_LOGP = ("rollout", "recompute")
 # Advantage estimators that normalise or baseline within a group of G samples of one prompt.
 GROUP_ADVANTAGES = ("grpo", "dr_grpo", "rloo")
 
@@ -44,6 +45,10 @@ class SimConfig:
     """Reward task A for iterations 1..switch_task_at, then task B (``problem.with_task("B")``)."""
     precision: str | None = None
     """Name of a precision pipeline (``entropy_lab.precision``); None = exact float64 both paths."""
+    old_logp: str = "rollout"
+    """Old-log-prob convention of the ratio: ``"rollout"`` (the sampler path's log-probs) or
+    ``"recompute"`` (the trainer path at θ_old; tis / icepop then see the sampler's); see
+    ``entropy_lab.precision.conventions``."""
     geometry: str = "vanilla"
     """Expected mode, exact-advantage REINFORCE only: ``"vanilla"`` ∇J or ``"natural"`` Q − V."""
     seed: int = 0
@@ -72,6 +77,7 @@ class SimConfig:
             check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
         if self.precision is not None and not isinstance(self.precision, str):
             raise fail("precision", self.precision, "None or the name of a precision pipeline")
+        check_choice("old_logp", self.old_logp, OLD_LOGP)
         check_choice("geometry", self.geometry, GEOMETRIES)
         check_number("seed", self.seed, lo=0, integer=True)
         check_number("first_seed", self.first_seed, lo=0, integer=True)

@@ -33,14 +33,15 @@ import pandas as pd
 import torch
 
 from entropy_lab.algorithms.presets import apply_overrides, get_preset
+from entropy_lab.algorithms.step import default_update, rl_iteration
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
 from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
+from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.streams import Streams
-from entropy_lab.sim.tokens import TokenBatch
 from entropy_lab.theory import predicted_entropy_change
 from entropy_lab.validation import fail, trusted
 
@@ -146,10 +147,17 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     logits = ctx.streams.init_logits(problem).to(torch.float64).requires_grad_(True)
     optimizer = OPTIMIZERS.get(config.optimizer)([logits], config.lr)
     before = snapshot(problem, logits, config.k)
-    state = algorithm.init_state(before.entropy)
+    # sampled mode: the first iteration creates the state from its rollout's entropy
+    # (algorithms.step); expected mode has no rollout and starts from the exact entropy.
+    state = algorithm.init_state(before.entropy) if config.mode == "expected" else None
     rec = Recorder(ctx.streams.seed_ids, config.k)
     static = _static_values(algorithm)
-    rec.add({**snapshot_row(before, config.k), **_controller_values(state, static)}, "A")
+    if state is None:  # the controllers' starting values; their target is not measured yet
+        initial = algorithm.init_state(before.entropy).values()
+        initial["entropy_target"] = torch.full_like(before.entropy, NAN)
+    else:
+        initial = state
+    rec.add({**snapshot_row(before, config.k), **_controller_values(initial, static)}, "A")
     step_fn = STEPS.get(config.mode)
     # The loop feeds only its own, guarded intermediate results to the problem and algorithm
     # entry points: their per-call finiteness scans are replaced by one check per iteration.
@@ -160,14 +168,16 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
                 before = snapshot(prob, logits, config.k)
             logits_before = logits.detach().clone()
-            values = _controller_values(state, static)
-            metrics = step_fn(ctx, prob, logits, optimizer, state)
+            in_effect = state.values() if state is not None else None
+            metrics, state, used = step_fn(ctx, prob, logits, optimizer, state)
+            values = _controller_values(used if used is not None else in_effect, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
             after = snapshot(prob, logits, config.k)
             ctx.guard.add("logits after the update", logits)
             ctx.guard.add("entropy after the update", after.entropy)
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
-            state.update(after.entropy)
+            if config.mode == "expected":
+                state.update(after.entropy)
             delta = logits.detach() - logits_before
             row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
                    **values, **metrics}
@@ -199,10 +209,11 @@ def _static_values(algorithm) -> dict:
 
 
 def _controller_values(state, static: dict) -> dict:
-    """The values in effect this iteration: controller state (``[B]`` copies) over the static
-    hyperparameters."""
+    """The values in effect this iteration: controller values (an AlgoState or its
+    ``values()``; ``[B]`` copies) over the static hyperparameters."""
     values = dict(static)
-    for name, v in state.values().items():
+    in_effect = state if isinstance(state, dict) else state.values()
+    for name, v in in_effect.items():
         values[name] = torch.as_tensor(v, dtype=torch.float64).detach().clone()
     return values
 
@@ -217,75 +228,33 @@ def _check_step(guard: StepGuard, step: int, seed_ids, rec: Recorder) -> None:
 
 
 @STEPS.register("sampled")
-def sampled_step(ctx: Context, problem, logits, optimizer, state) -> dict:
-    """One sampled batch, E×M optimizer steps; returns the ``[B]`` metrics of the iteration."""
-    from entropy_lab.algorithms.advantages import broadcast_advantages
-
-    cfg, algo, pipe = ctx.config, ctx.algorithm, ctx.pipeline
-    n, g = cfg.n_prompts, cfg.group_size
-    with torch.no_grad():
-        z = logits.detach()
-        rollout, rewards_bng = ctx.streams.sample(problem, z, n, g)
-        rewards_bng = rewards_bng.to(torch.float64)
-        b = z.shape[0]
-        t_len = rollout.states.shape[-1]
-        # A bool mask: the algorithms' mask checks accept it as is (a float mask costs two scans
-        # per call) and every use of it there goes through the same bool map.
-        real_bngt = rollout.mask > 0
-        adv_bngt = broadcast_advantages(algo.advantages(rewards_bng), real_bngt)
-        adv_bqt = adv_bngt.reshape(b, -1, t_len)
-        real_bqt = real_bngt.reshape(b, -1, t_len)
-        tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
-                            rollout.actions.reshape(b, -1, t_len), real_bqt, z.shape[1],
-                            z.shape[2], pipe)
-        old_bqt = tokens.sampler_logprobs(z, generator=ctx.streams.shared)
-        if algo.shaping is not None:
-            centred_bqt = tokens.centred_logprobs(z, problem.state_entropy(z))
-            adv_bqt = algo.shape(adv_bqt, old_bqt, real_bqt, state, centered_logprob_bt=centred_bqt)
-        correct_bn = problem.correct(rollout, rewards_bng).sum(-1)
-    ctx.guard.add("rewards", rewards_bng)
-    ctx.guard.add("sampler log-probs", old_bqt)
-    sums: dict[str, list] = {}
-    rd = pipe.ratio_dtype
-    needs_logits = algo.needs_logits
-    for idx in algo.schedule(adv_bqt.shape[1], ctx.streams.shared):
-        # on-policy the one index set is every sequence in order (Algorithm.schedule): a view
-        idx = slice(None) if algo.on_policy else idx
-        logp = tokens.trainer_logprobs(logits, idx, generator=ctx.streams.shared)
-        tok = tokens.token_logits(logits, idx) if needs_logits else None
-        loss_b, metrics = algo.loss(logp.to(rd), old_bqt[:, idx].to(rd), adv_bqt[:, idx],
-                                    real_bqt[:, idx], state, logits=tok)
-        loss_b = loss_b.to(torch.float64)
-        logits.grad = None  # optimizer.zero_grad(set_to_none=True) of the one parameter
-        loss_b.sum().backward()  # a sum of per-seed losses: each seed gets its own gradient
-        optimizer.step()
-        ctx.guard.add("trainer log-probs", logp)
-        ctx.guard.add("loss", loss_b)
-        for key, value in {"loss": loss_b.detach(), **metrics}.items():
-            sums.setdefault(key, []).append(torch.as_tensor(value, dtype=torch.float64).detach())
-    out = {key: _combine(key, vals) for key, vals in sums.items()}
-    out["reward_mean"] = rewards_bng.mean((-2, -1))
-    out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(g, cfg.k)[correct_bn].mean(-1)
-    return out
-
-
-def _combine(key: str, values: list) -> torch.Tensor:
-    """Minibatch metrics -> one value per seed: min of ``*/min``, max of ``*/max``, else mean."""
-    if len(values) == 1:
-        return values[0]
-    stacked = torch.stack(torch.broadcast_tensors(*values))
-    if key.endswith("/min"):
-        return stacked.amin(0)
-    if key.endswith("/max"):
-        return stacked.amax(0)
-    return stacked.mean(0)
+def sampled_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict, object, dict]:
+    """One sampled batch through :func:`~entropy_lab.algorithms.step.rl_iteration`; returns
+    the ``[B]`` metrics, the algorithm state and the controller values the step used."""
+    cfg = ctx.config
+    policy = LogitsPolicy(logits, problem, ctx.pipeline, ctx.streams)
+    batch = policy.sample(cfg.n_prompts, cfg.group_size)
+    ctx.guard.add("rewards", batch.rewards_ng)
+    ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
+    res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
+                       generator=ctx.streams.shared, old_logp=cfg.old_logp,
+                       observe=ctx.guard.add)
+    out = res.metrics
+    out["reward_mean"] = batch.rewards_ng.mean((-2, -1))
+    rollout = batch.data["rollout"]
+    correct_bn = problem.correct(rollout, batch.rewards_ng).sum(-1)
+    out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(cfg.group_size, cfg.k)[correct_bn].mean(-1)
+    return out, res.state, res.values
 
 
 @STEPS.register("expected")
-def expected_step(ctx: Context, problem, logits, optimizer, state) -> dict:
+def expected_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict, object, None]:
     """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid.
 
     ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.
+    There is no rollout: the caller creates the state from the exact initial entropy and
+    updates it with the exact entropy after each update. Expected mode admits only algorithms whose
+    gradient at r = 1 is the policy gradient, so no controller value reaches the update.
     """
     cfg = ctx.config
     z = logits.detach()
@@ -298,7 +267,7 @@ def expected_step(ctx: Context, problem, logits, optimizer, state) -> dict:
     optimizer.zero_grad(set_to_none=True)
     logits.grad = grad
     optimizer.step()
-    return out
+    return out, state, None
 
 
 def _attrs(config, algorithm, problem, pipeline) -> dict:

@@ -1,0 +1,233 @@
+"""One RL iteration, written once: :func:`rl_iteration` over any :class:`Policy`.
+
+The simulator (tabular or parameterised logits, ``entropy_lab.sim``) and the transformer harness
+(``entropy_lab.harness``) each sample a :class:`Batch` through their own policy adapter and hand
+it here; nothing of the algorithm is written in either loop (docs/algorithms.md, "The one RL
+step"). With leading replica dims ``...`` (the simulator's seeds; none in the harness) and
+B = N·G sequences, prompt-major:
+
+    adv      = broadcast(algo.advantages(rewards [..., N, G]), mask)       # [..., B, T]
+    old      = sampler log-probs (convention "rollout") or the trainer's recompute at θ_old
+               ("recompute"; the sampler log-probs then reach losses that declare them, e.g.
+               tis / icepop in verl's layout)
+    adv      = algo.shape(adv, recompute, mask, state, centred)            # REPO variants
+    for idx in algo.schedule(B):                                            # epochs × minibatches
+        logp, logits = policy.trainer_logprobs(batch, idx)                 # differentiable
+        loss, m = algo.loss(logp, old[idx], adv[idx], mask[idx], state, logits, sampler_logp)
+        update(loss.sum())                                                  # backward + step
+    metrics  = combine(minibatch metrics)        # min of */min, max of */max, else the mean
+    state.update(rollout entropy)                # controllers, once per iteration
+
+The three choices the two worlds used to make differently, with their one default each:
+
+- **REPO's log-probs** (``shape_with``): the trainer's recompute at θ_old, gradient stopped (as the
+  published REPO-R port does); the centred log-prob L = log π + H uses the same recompute. Equal
+  to the sampler's log-probs whenever the two paths agree (the exact float64 pipeline).
+- **Minibatch metrics**: true extrema for ``*/min`` and ``*/max`` keys, means of the rest.
+- **The controllers' entropy**: the mean token entropy of the policy that sampled the batch,
+  over the batch's real tokens, before the update (:func:`rollout_entropy`; per replica). A
+  state is created on the first iteration with that entropy as its reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from entropy_lab.algorithms.advantages import broadcast_advantages
+from entropy_lab.validation import check_choice, fail
+
+SHAPE_WITH = ("recompute", "sampler")
+
+
+@dataclass
+class Batch:
+    """One scored rollout in the algorithms' token layout.
+
+    Attributes:
+        rewards_ng: ``[..., N, G]`` sequence rewards.
+        mask_bt: ``[..., B, T]`` bool, real tokens (B = N·G, prompt-major).
+        sampler_logp_bt: ``[..., B, T]`` the sampler path's log-prob of each token (the engine's;
+            0 on padding), no gradient.
+        entropy_bt: ``[..., B, T]`` H(π(·|prefix)) of the sampling policy at each token (0 on
+            padding): what the controllers see.
+        data: the policy adapter's own view of the rollout (token batch, transformer rollout).
+    """
+
+    rewards_ng: torch.Tensor
+    mask_bt: torch.Tensor
+    sampler_logp_bt: torch.Tensor
+    entropy_bt: torch.Tensor
+    data: Any = None
+    cache: dict = field(default_factory=dict, repr=False)
+    """The adapter's per-batch memo (e.g. the recompute at θ_old, computed once)."""
+
+
+class Policy(Protocol):
+    """What one RL iteration needs from "a thing that gives log-probs of taken tokens".
+
+    Implemented by the simulator's logits adapter (``entropy_lab.sim.adapter``: tabular
+    ``[B, S, K]`` logits or a parameterised θ -> logits) and the harness's transformer + LoRA
+    adapter (``entropy_lab.harness.policy``).
+
+    Attributes:
+        ratio_dtype: dtype the log-probs are cast to before the loss (None: as returned).
+        loss_dtype: dtype the per-replica loss is cast to before the backward (None: as is).
+    """
+
+    ratio_dtype: torch.dtype | None
+    loss_dtype: torch.dtype | None
+
+    def parameters(self) -> list[torch.Tensor]:
+        """The trainable parameters (what the optimizer holds)."""
+
+    def sample(self, prompts, group_size: int, generator: torch.Generator | None) -> Batch:
+        """Draw G responses for each prompt with the sampler path and score them.
+
+        ``prompts`` is what the world draws prompts from: a count N (the simulator draws them
+        from its problem) or the N prompts themselves (the harness's task parameters).
+        """
+
+    def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
+        """``(logp [..., b, T], logits [..., b, T, K] or None)`` of minibatch ``idx``: the trainer
+        path, differentiable w.r.t. :meth:`parameters`, 0 on padding."""
+
+    def recompute_logprobs(self, batch: Batch) -> torch.Tensor:
+        """``[..., B, T]`` the trainer path's log-probs at θ_old over the whole batch, no grad."""
+
+    def centred_logprobs(self, batch: Batch) -> torch.Tensor:
+        """``[..., B, T]`` L = log π(y_t) + H(π(·|prefix)) from the recompute, no grad (REPO)."""
+
+
+@dataclass
+class IterationResult:
+    """``metrics``: per-replica values ``[...]`` (combined over minibatches); ``state``: the
+    algorithm state after the controller update; ``values``: controller values in effect during
+    the iteration (before the update), for logging."""
+
+    metrics: dict[str, torch.Tensor]
+    """float64 ``[...]`` per key (``loss`` and the loss's own metrics)."""
+    state: object
+    values: dict[str, torch.Tensor]
+
+
+def rollout_entropy(batch: Batch) -> torch.Tensor:
+    """Mean token entropy over the batch's real tokens, per replica: ``[...]``."""
+    mask = batch.mask_bt
+    h = torch.where(mask, batch.entropy_bt, torch.zeros((), dtype=batch.entropy_bt.dtype))
+    return h.sum((-2, -1)) / mask.sum((-2, -1)).to(h.dtype)
+
+
+def default_update(optimizer: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
+    """``loss -> None``: zero the gradients, backward, one optimizer step."""
+
+    def update(loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return update
+
+
+def combine_metrics(key: str, values: list[torch.Tensor]) -> torch.Tensor:
+    """Minibatch values of one metric -> one per replica: min of ``*/min``, max of ``*/max``,
+    else the mean."""
+    if len(values) == 1:
+        return values[0]
+    stacked = torch.stack(torch.broadcast_tensors(*values))
+    if key.endswith("/min"):
+        return stacked.amin(0)
+    if key.endswith("/max"):
+        return stacked.amax(0)
+    return stacked.mean(0)
+
+
+def resolve_convention(old_logp):
+    """The old-log-prob convention a training step can run: ``rollout`` or ``recompute`` (same
+    layout). The weighted conventions are losses here: the ``tis`` / ``icepop`` presets with
+    ``old_logp="recompute"`` are ``recompute+tis`` / ``recompute+icepop``."""
+    from entropy_lab.precision.conventions import get_convention
+
+    conv = get_convention(old_logp)
+    if conv.weight != "none":
+        raise fail("old_logp", conv.name, "'rollout' or 'recompute' in a training step (the "
+                   "sampler/trainer weight is a loss: use the 'tis' or 'icepop' preset with "
+                   "old_logp='recompute')")
+    if conv.layout != "same":
+        raise fail("old_logp", f"{conv.name} (layout={conv.layout!r})", "layout 'same' in a "
+                   "training step (the reordered recompute is measured by "
+                   "entropy_lab.precision.measure_conventions)")
+    return conv
+
+
+def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
+                 generator: torch.Generator | None = None, old_logp="rollout",
+                 shape_with: str = "recompute",
+                 observe: Callable[[str, torch.Tensor], None] | None = None) -> IterationResult:
+    """One RL iteration of ``algo`` on ``batch`` (see the module docstring).
+
+    Args:
+        policy: a :class:`Policy` adapter.
+        algo: an :class:`~entropy_lab.algorithms.Algorithm`.
+        state: its :class:`~entropy_lab.algorithms.recipe.AlgoState`, or None on the first
+            iteration (one is created with :func:`rollout_entropy` as the reference entropy).
+        batch: the rollout, from ``policy.sample``.
+        update: ``loss (scalar) -> None`` — backward and optimizer step
+            (:func:`default_update`; the harness scales the loss in fp16).
+        generator: draws the minibatch permutations (None: identity order).
+        old_logp: the old-log-prob convention, ``"rollout"`` (bypass: the sampler's log-probs)
+            or ``"recompute"`` (the trainer's at θ_old), a name or a
+            :class:`~entropy_lab.precision.conventions.Convention`.
+        shape_with: which log-probs REPO shapes with, ``"recompute"`` (default) or
+            ``"sampler"``.
+        observe: ``(name, tensor) -> None`` called on each intermediate result (finiteness
+            guards).
+    Returns:
+        :class:`IterationResult`.
+    """
+    check_choice("shape_with", shape_with, SHAPE_WITH)
+    conv = resolve_convention(old_logp)
+    observe = observe or (lambda name, x: None)
+    h = rollout_entropy(batch)
+    if state is None:
+        state = algo.init_state(h)
+    values = state.values()
+    mask = batch.mask_bt
+    sampler = batch.sampler_logp_bt
+    with torch.no_grad():
+        shape = (*batch.rewards_ng.shape, mask.shape[-1])
+        adv = broadcast_advantages(algo.advantages(batch.rewards_ng), mask.reshape(shape))
+        adv = adv.reshape(mask.shape)
+        old = policy.recompute_logprobs(batch) if conv.recomputes else sampler
+        if algo.shaping is not None:
+            shaping_logp = policy.recompute_logprobs(batch) if shape_with == "recompute" \
+                else sampler
+            adv = algo.shape(adv, shaping_logp, mask, state,
+                             centered_logprob_bt=policy.centred_logprobs(batch))
+    rd, ld = policy.ratio_dtype, policy.loss_dtype
+    cast = (lambda x: x) if rd is None else (lambda x: x.to(rd))
+    # the sampler's log-probs are a separate input only when old is the recompute (verl's
+    # layout); under "rollout" they are old itself and a loss sees its one-argument form
+    wants_sampler = conv.recomputes and "sampler_logp" in algo.loss_fn().data_args
+    sums: dict[str, list] = {}
+    for idx in algo.schedule(mask.shape[-2], generator):
+        # on-policy the one index set is every sequence in order (Algorithm.schedule): a view
+        idx = slice(None) if algo.on_policy else idx
+        logp, logits = policy.trainer_logprobs(batch, idx, with_logits=algo.needs_logits)
+        loss, metrics = algo.loss(cast(logp), cast(old[..., idx, :]), adv[..., idx, :],
+                                  mask[..., idx, :], state, logits=logits,
+                                  sampler_logp=cast(sampler[..., idx, :]) if wants_sampler
+                                  else None)
+        loss = loss if ld is None else loss.to(ld)
+        update(loss.sum())  # a sum of per-replica losses: each replica gets its own gradient
+        observe("trainer log-probs", logp)
+        observe("loss", loss)
+        for key, value in {"loss": loss.detach(), **metrics}.items():
+            sums.setdefault(key, []).append(
+                torch.as_tensor(value, dtype=torch.float64).detach())
+    out = {key: combine_metrics(key, vals) for key, vals in sums.items()}
+    state.update(h)
+    return IterationResult(out, state, values)

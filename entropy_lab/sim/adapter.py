@@ -1,0 +1,84 @@
+"""The simulator's :class:`~entropy_lab.algorithms.step.Policy`: logits ``[B, S, K]`` over a
+problem's states, B seeds as the replica dim.
+
+The logits are one float64 leaf (the tabular policy). Sampling goes through the problem's
+dynamics (``Streams.sample``); log-probs through the precision pipeline's two paths
+(:class:`~entropy_lab.sim.tokens.TokenBatch`). Token tensors are ``[B, Q, T]`` with Q = N·G.
+
+Where the pipeline's two paths are one table (the exact float64 default), the trainer's recompute
+at θ_old *is* the sampler's log-probs, so it is not evaluated twice.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from entropy_lab.algorithms.step import Batch
+from entropy_lab.sim.tokens import TokenBatch
+
+
+class LogitsPolicy:
+    """Adapter over one logits leaf ``[B, S, K]``.
+
+    Args:
+        logits: the float64 leaf the optimizer trains.
+        problem: the TabularProblem sampled and scored (its current task).
+        pipeline: the precision pipeline (sampler and trainer paths).
+        streams: the run's random streams (sampling, noisy paths).
+    """
+
+    loss_dtype = torch.float64
+
+    def __init__(self, logits: torch.Tensor, problem, pipeline, streams):
+        self.logits = logits
+        self.problem = problem
+        self.pipeline = pipeline
+        self.streams = streams
+        self.ratio_dtype = pipeline.ratio_dtype
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.logits]
+
+    def sample(self, prompts: int, group_size: int, generator=None) -> Batch:
+        """N = ``prompts`` prompts from the problem, G responses each; ``data`` holds the
+        :class:`TokenBatch`, the rollout, the logits it was drawn from and the state entropies.
+        The run's streams draw (``generator`` is unused: seeds own their streams)."""
+        with torch.no_grad():
+            z = self.logits.detach()
+            rollout, rewards_bng = self.streams.sample(self.problem, z, prompts, group_size)
+            b, t_len = z.shape[0], rollout.states.shape[-1]
+            # A bool mask: the algorithms' mask checks accept it as is (a float mask costs two
+            # scans per call) and every use of it there goes through the same bool map.
+            real_bqt = (rollout.mask > 0).reshape(b, -1, t_len)
+            tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
+                                rollout.actions.reshape(b, -1, t_len), real_bqt, z.shape[1],
+                                z.shape[2], self.pipeline)
+            sampler_bqt = tokens.sampler_logprobs(z, generator=self.streams.shared)
+            h_bs = self.problem.state_entropy(z)
+            h_bqt = h_bs.gather(1, tokens.states.reshape(b, -1)).reshape(tokens.states.shape)
+            h_bqt = torch.where(real_bqt, h_bqt, torch.zeros((), dtype=h_bqt.dtype))
+        data = {"tokens": tokens, "rollout": rollout, "z": z, "h_bs": h_bs}
+        return Batch(rewards_bng.to(torch.float64), real_bqt, sampler_bqt, h_bqt, data)
+
+    def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
+        tokens = batch.data["tokens"]
+        logp = tokens.trainer_logprobs(self.logits, idx, generator=self.streams.shared)
+        tok = tokens.token_logits(self.logits, idx) if with_logits else None
+        return logp, tok
+
+    def recompute_logprobs(self, batch: Batch) -> torch.Tensor:
+        if "recompute" not in batch.cache:
+            tokens = batch.data["tokens"]
+            if tokens.per_state:  # both paths are one table: the recompute is the sampler's
+                batch.cache["recompute"] = batch.sampler_logp_bt
+            else:
+                with torch.no_grad():
+                    batch.cache["recompute"] = tokens.trainer_logprobs(
+                        batch.data["z"], slice(None), generator=self.streams.shared)
+        return batch.cache["recompute"]
+
+    def centred_logprobs(self, batch: Batch) -> torch.Tensor:
+        tokens, h_bs = batch.data["tokens"], batch.data["h_bs"]
+        if tokens.per_state:
+            return tokens.centred_logprobs(batch.data["z"], h_bs)
+        return self.recompute_logprobs(batch) + batch.entropy_bt

@@ -1,0 +1,62 @@
+"""Every simulator configuration recorded before the RL step was written once
+(tests/step_reference_configs.py) gives the same frame now, except where a default changed on
+purpose:
+
+- the controllers (adapo, adaptive_entropy, repo_d, repo_r) now see the rollout's mean token
+  entropy before the update, in both worlds (algorithms/step.py), where the simulator used to
+  feed the exact entropy after it: those frames must differ in the controller columns (a test
+  that the change is real), and only from the first step the controller acts;
+- for the same reason the ``entropy_target`` column (the controllers' reference) is the first
+  rollout's entropy: NaN at step 0, before any rollout, and elsewhere the rollout's rather than
+  the exact entropy. It is excluded from the comparison and checked on its own.
+
+The comparison is exact on the machine that recorded the reference; elsewhere a different
+vector width may change the last bits of a reduction, so the rule is |Δ| <= 1e-12·(1 + |x|).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from step_reference_configs import CONFIGS, run_config
+
+REF = np.load(Path(__file__).parent / "data" / "step_reference.npz")
+CONTROLLED = {"adapo": "eps_high", "adaptive_entropy": "entropy_coef", "repo_d": "zeta",
+              "repo_r": "zeta"}
+
+
+def _reference(cid):
+    prefix = f"{cid}|"
+    return {k[len(prefix):]: REF[k] for k in REF.files if k.startswith(prefix)}
+
+
+@pytest.mark.parametrize("entry", [c for c in CONFIGS if c[2] not in CONTROLLED],
+                         ids=lambda c: c[0])
+def test_unchanged_configurations_give_the_recorded_frame(entry):
+    ref, now = _reference(entry[0]), run_config(entry)
+    assert sorted(ref) == sorted(set(now) - {"old_logp"})
+    if entry[3].get("mode") != "expected":  # expected mode: the exact entropy, as before
+        assert np.isnan(now["entropy_target"][now["step"] == 0]).all()
+    for col, want in ref.items():
+        if col == "entropy_target":
+            continue
+        got = now[col]
+        both_nan = np.isnan(want) & np.isnan(got)
+        ok = both_nan | (np.abs(got - want) <= 1e-12 * (1 + np.abs(want)))
+        assert ok.all(), f"{entry[0]}: column {col} differs"
+
+
+@pytest.mark.parametrize("entry", [c for c in CONFIGS if c[2] in CONTROLLED],
+                         ids=lambda c: c[0])
+def test_controller_configurations_changed_on_purpose(entry):
+    ref, now = _reference(entry[0]), run_config(entry)
+    # the first iteration is the same (the controller has not acted yet) ...
+    first = ref["step"] <= 1
+    for col in ("entropy", "J"):
+        np.testing.assert_allclose(now[col][first], ref[col][first], rtol=1e-12, atol=0)
+    # ... and the controlled value is not: the controller now sees another entropy
+    key = CONTROLLED[entry[2]]
+    assert not np.allclose(now[key], ref[key], rtol=1e-9, atol=0)
