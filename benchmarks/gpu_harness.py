@@ -11,7 +11,7 @@ Three parts, each saved under ``--out`` (default ``results/harness_gpu``; with -
    (full forward); r = exp(trainer − sampler) per token, binned by the sampler log-prob:
    E[r] − 1, fraction r ≠ 1, fraction outside the DAPO band [0.8, 1.28], token counts.
 2. ``trajectories.csv`` — the harness metrics, step by step, for grpo, dapo, repo_r and adapo in
-   bf16, and dapo in fp16 and fp32-logprobs (token entropy, pass@1, pass@k, exact pass@k, clip
+   bf16, and dapo in fp16 and fp32_logprobs (token entropy, pass@1, pass@k, exact pass@k, clip
    fractions, controller states, Theorem 1 predicted vs measured ΔH).
 3. ``throughput.csv`` — generation and training tokens/s per precision at a fixed batch, and an
    MFU estimate: FLOPs/token = 2·P for generation and 4·P for LoRA training (forward 2·P plus the
@@ -33,15 +33,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from entropy_lab.harness import PRECISION_MODES, make_config, make_task, run_harness
+from entropy_lab.harness import get_mode, make_config, make_task, run_harness
 from entropy_lab.harness.metrics import RATIO_BAND
 from entropy_lab.harness.model import resolve_device
 from entropy_lab.harness.policy import sample, trainer_logits
 from entropy_lab.harness.pretrain import pretrained_model
 
-PRECISIONS = ("bf16", "fp16", "fp32", "fp32-logprobs")
+PRECISIONS = ("bf16", "fp16", "fp32", "fp32_logprobs")
 RUNS = (("grpo", "bf16"), ("dapo", "bf16"), ("repo_r", "bf16"), ("adapo", "bf16"),
-        ("dapo", "fp16"), ("dapo", "fp32-logprobs"))
+        ("dapo", "fp16"), ("dapo", "fp32_logprobs"))
 LOGP_BINS = (-float("inf"), -8.0, -4.0, -2.0, -1.0, -0.5, -0.1, -0.01, 0.0)
 # Dense tensor-core peaks (TFLOP/s) by device-name fragment: (bf16/fp16, fp32 without TF32).
 PEAKS = {"H200": (989.0, 67.0), "H100": (989.0, 67.0), "A100": (312.0, 19.5)}
@@ -63,7 +63,7 @@ def ratio_bias_by_bin(model, cfg, device, n_seqs: int, gen_seed: int = 0) -> pd.
     """Step-0 sampler/trainer ratio statistics per precision and sampler log-prob bin."""
     rows = []
     for precision in PRECISIONS:
-        mode = PRECISION_MODES.get(precision)
+        mode = get_mode(precision)
         for task_name in ("digitsum", "palindrome"):
             task = make_task(task_name, cfg.answer_len, cfg.modulus)
             gen = torch.Generator(device).manual_seed(gen_seed)
@@ -154,7 +154,7 @@ def throughput(model, cfg, device, n_seqs: int, reps: int, peak: float | None) -
     prompts = prompts.to(device)
     rows = []
     for precision in PRECISIONS:
-        mode = PRECISION_MODES.get(precision)
+        mode = get_mode(precision)
         gen = torch.Generator(device).manual_seed(0)
         roll = sample(lora, prompts, task.response_len, mode, gen)
         gen_s = _timed(sample, device, reps, lora, prompts, task.response_len, mode, gen)

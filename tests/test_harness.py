@@ -9,7 +9,7 @@ import torch
 
 from entropy_lab.harness import tasks as T
 from entropy_lab.harness.config import HarnessConfig, make_config
-from entropy_lab.harness.model import PRECISION_MODES, build_model
+from entropy_lab.harness.model import PRECISION_MODES, build_model, get_mode
 from entropy_lab.harness.policy import response_mask, sample, trainer_logprobs
 from entropy_lab.harness.theorem1 import eval_entropy, predicted_change, snapshot
 from entropy_lab.theory import entropy
@@ -127,7 +127,7 @@ def test_log_probs_use_the_mode_dtype():
     tok = torch.randint(0, 16, (3, 4), generator=gen)
     want32 = torch.log_softmax(logits.float(), -1).gather(-1, tok[..., None])[..., 0]
     want16 = torch.log_softmax(logits, -1).gather(-1, tok[..., None])[..., 0].float()
-    assert torch.equal(PRECISION_MODES.get("fp32-logprobs").log_probs(logits, tok), want32)
+    assert torch.equal(get_mode("fp32-logprobs").log_probs(logits, tok), want32)
     assert torch.equal(PRECISION_MODES.get("bf16").log_probs(logits, tok), want16)
     assert not torch.equal(want16, want32)
 

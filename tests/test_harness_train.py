@@ -220,3 +220,31 @@ def test_a_local_checkpoint_runs_through_model_path(cache, tmp_path):
     cfg = tiny(cache, model_path=info["path"], steps=1, theorem1_every=0, exact_every=0)
     df = run_harness(cfg, tmp_path / "run")
     assert len(df) == 1 and df["reward/mean"].notna().all()
+
+
+@pytest.mark.parametrize("old_logp", ["rollout", "recompute"])
+def test_a_tis_layout_loss_gets_the_sampler_logprobs_under_recompute(cache, tmp_path, old_logp):
+    seen = []
+
+    @register_loss("harness_test_tis", data=("sampler_logp",))
+    def recording(logp, old_logp, advantages, mask, sampler_logp=None, agg="token-mean"):
+        seen.append(None if sampler_logp is None else tuple(sampler_logp.shape))
+        return pg(logp, old_logp, advantages, mask, agg=agg)
+
+    try:
+        algo = get_preset("grpo", loss="harness_test_tis")
+        run_harness(tiny(cache, steps=1, theorem1_every=0, exact_every=0, old_logp=old_logp),
+                    tmp_path / "run", algorithm=algo)
+    finally:
+        LOSSES.unregister("harness_test_tis")
+    assert len(seen) == algo.minibatches
+    if old_logp == "rollout":  # old *is* the sampler's: the one-argument form
+        assert seen == [None] * algo.minibatches
+    else:  # verl's layout: old = the recompute, the sampler's log-probs beside it
+        assert sum(s[0] for s in seen) == 2 * 4 and all(s[1] == seen[0][1] for s in seen)
+
+
+def test_the_tis_preset_runs_in_verl_layout(cache, tmp_path):
+    df = run_harness(tiny(cache, algo="tis", steps=2, theorem1_every=0, exact_every=0,
+                          old_logp="recompute"), tmp_path / "run")
+    assert "tis/weight_mean" in df and (df["tis/weight_mean"] > 0).all()

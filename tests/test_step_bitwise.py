@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from step_reference_configs import CONFIGS, run_config
 
 REF = np.load(Path(__file__).parent / "data" / "step_reference.npz")

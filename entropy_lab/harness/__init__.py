@@ -12,12 +12,13 @@ metrics, checkpoints, resume), ``config`` (frozen config and presets).
 """
 
 from entropy_lab.harness.config import PRESETS, HarnessConfig, default_preset, make_config
-from entropy_lab.harness.model import PRECISION_MODES, PrecisionMode
+from entropy_lab.harness.model import PRECISION_MODES, PrecisionMode, get_mode
 from entropy_lab.harness.tasks import TASKS, Task, make_task, vocabulary
 from entropy_lab.harness.train import run_harness
 
 __all__ = [
     "PRECISION_MODES",
+    "get_mode",
     "PRESETS",
     "TASKS",
     "HarnessConfig",

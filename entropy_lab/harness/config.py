@@ -16,8 +16,9 @@ from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError, check_choice, check_number, fail
 
 PRESETS: Registry = Registry("harness preset")
-PRECISIONS = ("bf16", "fp16", "fp32", "fp32-logprobs")
+PRECISIONS = ("bf16", "fp16", "fp32", "fp32_logprobs")
 SAMPLER_PATHS = ("kv-cache", "full")
+OLD_LOGP = ("rollout", "recompute")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class HarnessConfig:
     algo_overrides: tuple[tuple[str, object], ...] = ()
     """Extra ``get_preset`` overrides as (key, value) pairs, e.g. (("eps_high", 0.3),)."""
     precision: str = "fp32"
-    """bf16 | fp16 (with loss scaling) | fp32 | fp32-logprobs (bf16 forward, fp32 log-softmax)."""
+    """bf16 | fp16 (with loss scaling) | fp32 | fp32_logprobs (bf16 forward, fp32 log-softmax);
+    the simulator's pipeline names, ``fp32-logprobs`` accepted (``entropy_lab.precision``)."""
     steps: int = 4
     """RL steps in phase 1."""
     phase2_task: str | None = None
@@ -71,6 +73,9 @@ class HarnessConfig:
     """Teacher error rate at each constrained answer position."""
     sampler_path: str = "kv-cache"
     """kv-cache: incremental sampler log-probs; full: recompute them with the trainer forward."""
+    old_logp: str = "rollout"
+    """Old-log-prob convention of the ratio: rollout (the sampler's log-probs) or recompute (the
+    trainer forward at θ_old; tis / icepop then weight by the sampler/trainer mismatch)."""
     pass_k: int = 4
     """k of the logged unbiased pass@k (k <= group_size)."""
     eval_seqs: int = 16
@@ -98,8 +103,12 @@ class HarnessConfig:
         check_choice("algo", self.algo, preset_names())
         if self.phase2_task is not None:
             check_choice("phase2_task", self.phase2_task, TASKS.names())
+        from entropy_lab.precision.pipelines import precision_name
+
+        object.__setattr__(self, "precision", precision_name(self.precision))
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("sampler_path", self.sampler_path, SAMPLER_PATHS)
+        check_choice("old_logp", self.old_logp, OLD_LOGP)
         for name in ("steps", "phase2_steps", "pretrain_steps", "theorem1_every", "exact_every",
                      "seed"):
             check_number(name, getattr(self, name), lo=0, integer=True)

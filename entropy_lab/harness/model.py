@@ -8,7 +8,10 @@ rounding as bf16/fp16 weights while the Theorem 1 evaluation and adapter merging
     fp32            float32              float32       no
     bf16            bfloat16             bfloat16      no
     fp16            float16              float16       yes (GradScaler)
-    fp32-logprobs   bfloat16             float32       no    (the fix: upcast logits first)
+    fp32_logprobs   bfloat16             float32       no    (the fix: upcast logits first)
+
+The names are the simulator's end-to-end pipeline names (either spelling, ``fp32-logprobs`` too;
+the correspondence is in ``entropy_lab.precision``); :func:`get_mode` resolves them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from entropy_lab.precision.pipelines import precision_name
 from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError
 
@@ -37,25 +41,32 @@ class PrecisionMode:
     loss_scaling: bool
 
     def autocast(self, device: torch.device):
-        """The forward-pass context: autocast to the compute dtype (nothing for fp32)."""
-        if self.compute_dtype == torch.float32:
+        """The forward-pass context: autocast to the compute dtype (nothing for fp32 or fp64)."""
+        if self.compute_dtype in (torch.float32, torch.float64):
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.compute_dtype)
 
     def log_probs(self, logits_btv: torch.Tensor, tokens_bt: torch.Tensor) -> torch.Tensor:
         """log π(token) = log_softmax(logits in ``logp_dtype``)[token]: [B, T, V], [B, T] ->
-        float32 [B, T] (the values carry the rounding of ``logp_dtype``)."""
+        float32 [B, T] (float64 for a float64 mode; the values carry the rounding of
+        ``logp_dtype``)."""
         logp_btv = torch.log_softmax(logits_btv.to(self.logp_dtype), dim=-1)
-        return logp_btv.gather(-1, tokens_bt.unsqueeze(-1)).squeeze(-1).to(torch.float32)
+        out = torch.promote_types(self.logp_dtype, torch.float32)
+        return logp_btv.gather(-1, tokens_bt.unsqueeze(-1)).squeeze(-1).to(out)
 
 
 for _mode in (
     PrecisionMode("fp32", torch.float32, torch.float32, False),
     PrecisionMode("bf16", torch.bfloat16, torch.bfloat16, False),
     PrecisionMode("fp16", torch.float16, torch.float16, True),
-    PrecisionMode("fp32-logprobs", torch.bfloat16, torch.float32, False),
+    PrecisionMode("fp32_logprobs", torch.bfloat16, torch.float32, False),
 ):
     PRECISION_MODES.register(_mode.name, _mode)
+
+
+def get_mode(name: str) -> PrecisionMode:
+    """The harness precision mode ``name`` (``fp32-logprobs`` and ``fp32_logprobs`` alike)."""
+    return PRECISION_MODES.get(precision_name(name))
 
 
 def resolve_device(name: str) -> torch.device:

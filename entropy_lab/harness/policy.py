@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from entropy_lab.algorithms.step import Batch
 from entropy_lab.harness.model import PrecisionMode
 from entropy_lab.harness.tasks import EOS, PAD
 from entropy_lab.theory import entropy
@@ -118,3 +119,62 @@ def recompute_old_logp(model, rollout: Rollout, mode: PrecisionMode) -> Rollout:
         logp_bt, _ = trainer_logprobs(model, rollout, mode)
     rollout.old_logp_bt = logp_bt
     return rollout
+
+
+class TransformerPolicy:
+    """The harness's :class:`~entropy_lab.algorithms.step.Policy`: a causal LM (+ LoRA) and its
+    two paths, one prompt batch at a time (no replica dims).
+
+    Args:
+        model: the causal LM (its trainable parameters are the LoRA adapters).
+        mode: the precision mode both paths run under.
+        task: scores responses (``reward(params_b, tokens_bt)``) and builds prompts.
+        device: where the model lives.
+        sampler_path: ``"kv-cache"`` (the KV-cache sampler's log-probs) or ``"full"`` (replaced
+            by the trainer path's, so the sampler/trainer ratio is 1 at the start of a step).
+    """
+
+    ratio_dtype = None
+    loss_dtype = None
+
+    def __init__(self, model, mode: PrecisionMode, task, device, sampler_path: str = "kv-cache"):
+        self.model, self.mode, self.task, self.device = model, mode, task, device
+        self.sampler_path = sampler_path
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def sample(self, prompts: torch.Tensor, group_size: int, generator: torch.Generator):
+        """G responses to each of the N task parameters ``prompts`` ``[N]``; ``data`` is the
+        :class:`Rollout`."""
+        params_b = prompts.repeat_interleave(group_size)
+        rollout = sample(self.model, self.task.prompt_ids(params_b).to(self.device),
+                         self.task.response_len, self.mode, generator)
+        if self.sampler_path == "full":
+            rollout = recompute_old_logp(self.model, rollout, self.mode)
+        rewards_ng = self.task.reward(params_b, rollout.tokens_bt).view(-1, group_size)
+        return self.batch(rollout, rewards_ng.to(self.device))
+
+    @staticmethod
+    def batch(rollout: Rollout, rewards_ng: torch.Tensor):
+        """The step's :class:`~entropy_lab.algorithms.step.Batch` over a rollout."""
+        return Batch(rewards_ng, rollout.mask_bt > 0, rollout.old_logp_bt, rollout.entropy_bt,
+                     rollout)
+
+    def trainer_logprobs(self, batch, idx, with_logits: bool = False):
+        index = None if isinstance(idx, slice) else idx.to(self.device)
+        return trainer_logprobs(self.model, batch.data, self.mode, index)
+
+    def _recompute(self, batch):
+        if "recompute" not in batch.cache:
+            with torch.no_grad():
+                batch.cache["recompute"] = trainer_logprobs(self.model, batch.data, self.mode)
+        return batch.cache["recompute"]
+
+    def recompute_logprobs(self, batch) -> torch.Tensor:
+        return self._recompute(batch)[0]
+
+    def centred_logprobs(self, batch) -> torch.Tensor:
+        logp0_bt, logits0 = self._recompute(batch)
+        h_bt = entropy(logits0.to(torch.promote_types(logits0.dtype, torch.float32)))
+        return (logp0_bt + h_bt) * batch.data.mask_bt

@@ -1,17 +1,16 @@
 """The harness RL loop: LoRA on a causal LM, any preset of ``entropy_lab.algorithms``.
 
-One step (docs/algorithms.md, "The one RL step"), nothing of the algorithm re-implemented here:
+One step (docs/algorithms.md, "The one RL step"): the harness samples and scores a batch through
+its policy adapter and hands it to the step all worlds share; nothing of the algorithm is written
+here.
 
     prompts  = task.sample_params(N)                          # N prompts, each repeated G times
-    rollout  = policy.sample(prompts)                          # sampler path: tokens, old_logp
-    adv_ng   = algo.advantages(task.reward(rollout))           # [N, G]
-    adv_bt   = broadcast_advantages(adv_ng, mask)              # [B, T]
-    logp0    = trainer_logprobs(rollout)                       # step-start ratio statistics
-    adv_bt   = algo.shape(adv_bt, logp0, mask, state)          # REPO variants
-    for idx in algo.schedule(B):                               # 1 set: strictly on-policy
-        loss, m = algo.loss(logp[idx], old_logp[idx], adv_bt[idx], mask[idx], state, logits)
-        optimizer step (loss-scaled in fp16)
-    state.update(token entropy)                                # controllers
+    batch    = TransformerPolicy.sample(prompts, G)           # KV-cache sampler, rewards
+    row      = ratio statistics of the trainer's recompute against the sampler's log-probs
+    rl_iteration(policy, algo, state, batch, update)          # entropy_lab.algorithms.step
+
+What stays here: prompt sampling, the fp16 loss scaling (``update``), the Theorem 1 probe, exact
+pass@k, timing and checkpoints.
 
 The base weights are frozen (peft LoRA); the Theorem 1 probe and the exact pass@k are measured
 around the update on fixed data. A second phase on another task starts from the phase-1 policy
@@ -27,34 +26,28 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from entropy_lab.algorithms import get_preset
+from entropy_lab.algorithms.step import rl_iteration, rollout_entropy
 from entropy_lab.harness import metrics as M
 from entropy_lab.harness import tasks as T
 from entropy_lab.harness.config import HarnessConfig
 from entropy_lab.harness.model import (
-    PRECISION_MODES,
     check_precision_supported,
+    get_mode,
     is_out_of_memory,
     load_model,
     out_of_memory_error,
     resolve_device,
 )
-from entropy_lab.harness.policy import (
-    Rollout,
-    recompute_old_logp,
-    sample,
-    trainer_logprobs,
-)
+from entropy_lab.harness.policy import Rollout, TransformerPolicy, sample
 from entropy_lab.harness.pretrain import pretrained_model
 from entropy_lab.harness.runio import RunDir
 from entropy_lab.harness.theorem1 import Theorem1Probe
-from entropy_lab.theory import entropy
 from entropy_lab.validation import InputError
 
 
 def make_algorithm(cfg: HarnessConfig):
     """The preset ``cfg.algo`` with ``cfg.algo_overrides`` applied."""
-    from entropy_lab.algorithms import get_preset
-
     return get_preset(cfg.algo, **dict(cfg.algo_overrides))
 
 
@@ -145,12 +138,12 @@ def new_session(base, cfg: HarnessConfig, phase: int, task_name: str, algo,
     task = T.make_task(task_name, cfg.answer_len, cfg.modulus)
     params = [p for _, p in trainable(model)]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
-    mode = PRECISION_MODES.get(cfg.precision)
+    mode = get_mode(cfg.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=mode.loss_scaling)
     gen_eval = torch.Generator(device).manual_seed(seed + 7)
     eval_params = task.sample_params(cfg.eval_seqs, torch.Generator().manual_seed(seed + 7))
     eval_batch = sample(model, task.prompt_ids(eval_params).to(device), task.response_len,
-                        PRECISION_MODES.get("fp32"), gen_eval)
+                        get_mode("fp32"), gen_eval)
     sizes = {p: task.correct_set(p).shape[0] for p in range(task.num_prompts)}
     return Session(model, task, algo, optimizer, scaler, torch.Generator().manual_seed(seed),
                    torch.Generator(device).manual_seed(seed + 1), eval_batch, phase,
@@ -163,77 +156,62 @@ def _sync(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def _mean_metrics(rows: list[dict]) -> dict[str, float]:
-    keys = rows[0].keys() if rows else ()
-    return {k: float(sum(float(r[k]) for r in rows) / len(rows)) for k in keys}
-
-
 def rl_step(s: Session, cfg: HarnessConfig, device: torch.device) -> dict:
-    """One RL iteration; returns the metrics row (see the README for each key)."""
-    from entropy_lab.algorithms import broadcast_advantages
-
-    mode = PRECISION_MODES.get(cfg.precision)
+    """One RL iteration through :func:`~entropy_lab.algorithms.step.rl_iteration`; returns the
+    metrics row (see the README for each key)."""
+    mode = get_mode(cfg.precision)
     n, g = cfg.prompts_per_step, cfg.group_size
+    policy = TransformerPolicy(s.model, mode, s.task, device, cfg.sampler_path)
     params_n = s.task.sample_params(n, s.gen_cpu)
-    params_b = params_n.repeat_interleave(g)
     t0 = _sync(device)
-    rollout = sample(s.model, s.task.prompt_ids(params_b).to(device), s.task.response_len, mode,
-                     s.gen_dev)
+    batch = policy.sample(params_n, g, s.gen_dev)
     t1 = _sync(device)
-    if cfg.sampler_path == "full":
-        rollout = recompute_old_logp(s.model, rollout, mode)
-    mask_bt = rollout.mask_bt
-    n_tokens = float(mask_bt.sum())
-    token_entropy = float(rollout.entropy_bt.sum() / n_tokens)
+    rollout = batch.data
+    n_tokens = float(rollout.mask_bt.sum())
+    token_entropy = float(rollout_entropy(batch))
     if s.algo_state is None:
         s.init_entropy = token_entropy
-        s.algo_state = s.algo.init_state(torch.tensor(token_entropy, dtype=torch.float32))
-    rewards_ng = s.task.reward(params_b, rollout.tokens_bt).view(n, g)
-    adv_ng = s.algo.advantages(rewards_ng.to(device))
-    t_len = mask_bt.shape[1]
-    adv_bt = broadcast_advantages(adv_ng, mask_bt.view(n, g, t_len)).reshape(n * g, t_len)
-    with torch.no_grad():
-        logp0_bt, logits0 = trainer_logprobs(s.model, rollout, mode)
-        centered_bt = (logp0_bt + entropy(logits0.float())) * mask_bt
+    logp0_bt = policy.recompute_logprobs(batch)
     row = {"phase": s.phase, "task": s.task.name, "step": s.step,
            "entropy/token": token_entropy,
-           **M.success_metrics(rewards_ng, cfg.pass_k),
-           "coverage": M.coverage(s.task, params_n, rollout.tokens_bt, rewards_ng,
+           **M.success_metrics(batch.rewards_ng, cfg.pass_k),
+           "coverage": M.coverage(s.task, params_n, rollout.tokens_bt, batch.rewards_ng,
                                   s.correct_sizes),
-           **M.ratio_stats(logp0_bt, rollout.old_logp_bt, mask_bt)}
-    adv_bt = s.algo.shape(adv_bt, logp0_bt, mask_bt, s.algo_state, centered_logprob_bt=centered_bt)
+           **M.ratio_stats(logp0_bt, rollout.old_logp_bt, rollout.mask_bt)}
     probe = None
     if cfg.theorem1_every and s.step % cfg.theorem1_every == 0:
-        probe = Theorem1Probe(s.model, s.eval_batch, [p for _, p in trainable(s.model)])
+        probe = Theorem1Probe(s.model, s.eval_batch, policy.parameters())
         probe.before()
     t2 = _sync(device)
-    loss_rows, trained_tokens = [], 0.0
-    for idx in s.algo.schedule(n * g, s.gen_cpu):
-        idx = idx.to(device)
-        logp_bt, logits_btv = trainer_logprobs(s.model, rollout, mode, idx)
-        loss, m = s.algo.loss(logp_bt, rollout.old_logp_bt[idx], adv_bt[idx], mask_bt[idx],
-                              s.algo_state, logits=logits_btv)
-        s.optimizer.zero_grad(set_to_none=True)
-        s.scaler.scale(loss).backward()
-        s.scaler.step(s.optimizer)
-        s.scaler.update()
-        loss_rows.append({"loss": loss.detach(), **{k: v.detach() for k, v in m.items()}})
-        trained_tokens += float(mask_bt[idx].sum())
+    res = rl_iteration(policy, s.algo, s.algo_state, batch, _scaled_update(s),
+                       generator=s.gen_cpu, old_logp=cfg.old_logp)
+    s.algo_state = res.state
     t3 = _sync(device)
-    row.update(_mean_metrics(loss_rows))
+    row.update({k: float(v) for k, v in res.metrics.items()})
     if probe is not None:
         row.update(probe.after())
     if cfg.exact_every and s.step % cfg.exact_every == 0:
         row.update(M.exact_success(s.model, s.task, cfg.pass_k, device))
-    s.algo_state.update(torch.tensor(token_entropy, dtype=torch.float32))
     row.update({f"ctrl/{k}": v for k, v in s.algo_state.values().items()})
     row.update({"speed/gen_tok_s": n_tokens / max(t1 - t0, 1e-9),
-                "speed/train_tok_s": trained_tokens / max(t3 - t2, 1e-9),
+                "speed/train_tok_s": s.algo.epochs * n_tokens / max(t3 - t2, 1e-9),
                 "time/gen_s": t1 - t0, "time/train_s": t3 - t2})
     if mode.loss_scaling:
         row["fp16/loss_scale"] = s.scaler.get_scale()
     s.step += 1
     return row
+
+
+def _scaled_update(s: Session):
+    """``loss -> None``: zero, (fp16-scaled) backward, optimizer step through the GradScaler."""
+
+    def update(loss: torch.Tensor) -> None:
+        s.optimizer.zero_grad(set_to_none=True)
+        s.scaler.scale(loss).backward()
+        s.scaler.step(s.optimizer)
+        s.scaler.update()
+
+    return update
 
 
 def _phases(cfg: HarnessConfig) -> list[tuple[int, str, int]]:
@@ -271,7 +249,7 @@ def _run(cfg, run_dir: RunDir, resume, overwrite, progress, algorithm) -> pd.Dat
     from tqdm.auto import tqdm
 
     device = resolve_device(cfg.device)
-    check_precision_supported(PRECISION_MODES.get(cfg.precision), device)
+    check_precision_supported(get_mode(cfg.precision), device)
     algo = algorithm if algorithm is not None else make_algorithm(cfg)
     run_dir.start(cfg, resume=resume, overwrite=overwrite)
     ckpt = run_dir.load_checkpoint() if resume else None

@@ -7,6 +7,26 @@ sampler's own distribution (:mod:`~entropy_lab.precision.sampling`), the ratio's
 an old-log-prob convention (:mod:`~entropy_lab.precision.conventions`), the network noise can be
 calibrated to a published log-prob gap (:mod:`~entropy_lab.precision.calibration`), and what each
 does to E[r] is Theorem 3 (:mod:`~entropy_lab.precision.theorem3`).
+
+One vocabulary for both worlds. The end-to-end names are shared by the simulator's emulated
+pipelines (``simulate(..., precision=NAME)``) and the harness's real autocast modes
+(``HarnessConfig.precision``); hyphens read as underscores in both (:func:`precision_name`).
+What each means in each world:
+
+    name            harness (real arithmetic)                 simulator pipeline (emulated)
+    fp32            fp32 forward, fp32 log-softmax            fp32 network noise (ε = 2^-23),
+                                                              every stage fp32
+    bf16            autocast bf16 forward, bf16 log-softmax   bf16 network noise, bf16 logits,
+                                                              log-softmax, difference and exp
+    fp16            autocast fp16 forward and log-softmax,    fp16 network noise (ε = 2^-10),
+                    GradScaler loss scaling                   every stage fp16
+    fp32_logprobs   autocast bf16 forward, logits upcast,     bf16 network noise and logits,
+                    fp32 log-softmax (the fix)                fp32 log-softmax, difference, exp
+
+The harness's sampler/trainer disagreement is whatever its two real computations differ by (a
+KV-cache decode against one full forward); the simulator's network noise is calibrated to the
+published per-token gaps (:mod:`~entropy_lab.precision.calibration`). ``bf16_fsdp2``, ``fp64``
+and the single-mechanism pipelines ``a_`` … ``f_`` exist only in the simulator.
 """
 
 from entropy_lab.precision import named
@@ -29,6 +49,7 @@ from entropy_lab.precision.pipelines import (
     get_pipeline,
     out_of_range,
     pipeline_names,
+    precision_name,
     resolve_dtype,
 )
 from entropy_lab.precision.predict import predict_token_bias, spacing
@@ -56,6 +77,7 @@ __all__ = [
     "MatmulSource",
     "PathSpec",
     "PrecisionPipeline",
+    "precision_name",
     "RatioBias",
     "TableSource",
     "check_range",

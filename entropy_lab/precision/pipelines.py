@@ -311,11 +311,18 @@ class PrecisionPipeline:
 PIPELINES: Registry[PrecisionPipeline] = Registry("precision pipeline")
 
 
+def precision_name(name: str) -> str:
+    """The one spelling of a precision name: hyphens read as underscores (``fp32-logprobs`` is
+    ``fp32_logprobs``), for the simulator's pipelines and the harness's modes alike."""
+    return name.replace("-", "_") if isinstance(name, str) else name
+
+
 def get_pipeline(name: str | PrecisionPipeline) -> PrecisionPipeline:
-    """The registered pipeline called ``name`` (an unknown name's error lists the choices)."""
+    """The registered pipeline called ``name`` (either spelling, :func:`precision_name`; an
+    unknown name's error lists the choices)."""
     if isinstance(name, PrecisionPipeline):
         return name
-    return PIPELINES.get(name)
+    return PIPELINES.get(precision_name(name))
 
 
 def pipeline_names() -> list[str]:

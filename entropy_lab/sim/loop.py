@@ -36,11 +36,11 @@ from entropy_lab.algorithms.presets import apply_overrides, get_preset
 from entropy_lab.algorithms.step import default_update, rl_iteration
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
+from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
 from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
-from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.streams import Streams
 from entropy_lab.theory import predicted_entropy_change
 from entropy_lab.validation import fail, trusted
