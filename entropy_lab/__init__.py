@@ -12,7 +12,7 @@ the ``harness`` extra), ``analysis`` (metrics, plots).
 
 from entropy_lab import algorithms, analysis, precision, problems, sim, theory
 from entropy_lab.algorithms import get_advantage, get_loss, get_preset, preset_names
-from entropy_lab.analysis import pass_at_k
+from entropy_lab.passk import pass_at_k
 from entropy_lab.precision import get_pipeline, pipeline_names
 from entropy_lab.problems import get_problem, problem_names
 from entropy_lab.sim import SimConfig, simulate, sweep

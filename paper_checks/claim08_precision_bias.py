@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from entropy_lab.algorithms.conventions import get_convention
 from entropy_lab.checks import CheckResult, register_check
 from entropy_lab.precision import (
     LogitSource,
@@ -23,7 +24,6 @@ from entropy_lab.precision import (
     pipeline_names,
 )
 from entropy_lab.precision.calibration import calibrate
-from entropy_lab.precision.conventions import get_convention
 from entropy_lab.precision.drift import implied_entropy_drift, predicted_by_bin
 from entropy_lab.precision.matmul import MatmulSource, logit_disagreement
 from entropy_lab.precision.measure import measure_conventions

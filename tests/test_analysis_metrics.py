@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from entropy_lab.analysis import metrics as M
-from entropy_lab.analysis.passk import pass_at_k
+from entropy_lab.passk import pass_at_k
 from entropy_lab.validation import InputError
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from entropy_lab.analysis import pass_at_k
+from entropy_lab.passk import pass_at_k
 from entropy_lab.validation import InputError
 
 

@@ -10,9 +10,9 @@ import pytest
 import scipy.stats
 import torch
 
+from entropy_lab.algorithms.conventions import convention_names, get_convention
 from entropy_lab.precision import LogitSource, get_pipeline
 from entropy_lab.precision.calibration import calibrate, default_gap, measured_gap
-from entropy_lab.precision.conventions import convention_names, get_convention
 from entropy_lab.precision.measure import block_generator, block_ratios, measure_conventions
 from entropy_lab.precision.predict import spacing
 from entropy_lab.precision.sampling import faithful, get_sampling, sampler_distribution

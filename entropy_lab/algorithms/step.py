@@ -149,7 +149,7 @@ def resolve_convention(old_logp):
     """The old-log-prob convention a training step can run: ``rollout`` or ``recompute`` (same
     layout). The weighted conventions are losses here: the ``tis`` / ``icepop`` presets with
     ``old_logp="recompute"`` are ``recompute+tis`` / ``recompute+icepop``."""
-    from entropy_lab.precision.conventions import get_convention
+    from entropy_lab.algorithms.conventions import get_convention
 
     conv = get_convention(old_logp)
     if conv.weight != "none":
@@ -180,7 +180,7 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
         generator: draws the minibatch permutations (None: identity order).
         old_logp: the old-log-prob convention, ``"rollout"`` (bypass: the sampler's log-probs)
             or ``"recompute"`` (the trainer's at θ_old), a name or a
-            :class:`~entropy_lab.precision.conventions.Convention`.
+            :class:`~entropy_lab.algorithms.conventions.Convention`.
         shape_with: which log-probs REPO shapes with, ``"recompute"`` (default) or
             ``"sampler"``.
         observe: ``(name, tensor) -> None`` called on each intermediate result (finiteness

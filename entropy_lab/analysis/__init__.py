@@ -13,7 +13,6 @@ from entropy_lab.analysis.metrics import (
     pass_at_k_curve,
     summarize,
 )
-from entropy_lab.analysis.passk import pass_at_k
 from entropy_lab.analysis.plots_dynamics import (
     plot_controller_trace,
     plot_correlation,
@@ -28,6 +27,7 @@ from entropy_lab.analysis.plots_theory import (
     plot_pred_vs_exact,
     plot_ratio_bias,
 )
+from entropy_lab.passk import pass_at_k
 
 __all__ = [
     "band_exit_fraction",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from entropy_lab.analysis import pass_at_k
 from entropy_lab.harness.model import PrecisionMode
 from entropy_lab.harness.policy import trainer_logits
 from entropy_lab.harness.tasks import Task
+from entropy_lab.passk import pass_at_k
 
 RATIO_BAND = (0.8, 1.28)
 """The DAPO clip band used to count tokens whose step-start ratio already lies outside it."""

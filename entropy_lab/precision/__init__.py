@@ -4,7 +4,7 @@ predicted bias.
 ``get_pipeline(name)`` resolves the names used by ``simulate(..., precision=NAME)``; see
 :mod:`entropy_lab.precision.named` for what each pipeline rounds. Tokens are drawn from the
 sampler's own distribution (:mod:`~entropy_lab.precision.sampling`), the ratio's denominator is
-an old-log-prob convention (:mod:`~entropy_lab.precision.conventions`), the network noise can be
+an old-log-prob convention (:mod:`~entropy_lab.algorithms.conventions`), the network noise can be
 calibrated to a published log-prob gap (:mod:`~entropy_lab.precision.calibration`), and what each
 does to E[r] is Theorem 3 (:mod:`~entropy_lab.precision.theorem3`).
 
@@ -29,9 +29,9 @@ published per-token gaps (:mod:`~entropy_lab.precision.calibration`). ``bf16_fsd
 and the single-mechanism pipelines ``a_`` … ``f_`` exist only in the simulator.
 """
 
+from entropy_lab.algorithms.conventions import Convention, convention_names, get_convention
 from entropy_lab.precision import named
 from entropy_lab.precision.calibration import PUBLISHED_GAPS, calibrate, default_gap, measured_gap
-from entropy_lab.precision.conventions import Convention, convention_names, get_convention
 from entropy_lab.precision.drift import implied_entropy_drift, predicted_by_bin
 from entropy_lab.precision.logits import LogitSource, TableSource
 from entropy_lab.precision.matmul import LogitMatmul, MatmulSource, logit_disagreement

@@ -6,7 +6,7 @@ forward pass per row and M tokens per row are drawn from *its* distribution π_s
 :mod:`entropy_lab.precision.sampling`), with the sampler's log-probs ℓ_s reported from that pass.
 The trainer path runs one forward pass per row (its network noise ξ_t is drawn once and shared by
 the update and a recompute, as a deterministic network evaluated twice); the old-log-prob
-``convention`` (:mod:`entropy_lab.precision.conventions`) says what the ratio divides by:
+``convention`` (:mod:`entropy_lab.algorithms.conventions`) says what the ratio divides by:
 
     r = exp(ℓ_θ − old),   old = ℓ_s (rollout) or the trainer's recompute at θ_old,
     w = the convention's importance weight (1, TIS min(ρ, C), IcePop 1[α ≤ ρ ≤ β]),
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from entropy_lab.precision.conventions import get_convention
+from entropy_lab.algorithms.conventions import get_convention
 from entropy_lab.precision.pipelines import get_pipeline
 from entropy_lab.precision.sampling import get_sampling
 from entropy_lab.validation import InputError, check_number
@@ -125,7 +125,7 @@ def block_ratios(pipeline, source, n_rows: int, generator, policy_step=None,
     """Sample tokens on ``source(n_rows, generator)`` rows and compute their ratios ``[R, M]``.
 
     ``policy_step(logits [R, K]) -> [R, K]`` gives the trainer's logits (default: unchanged).
-    ``convention``: a name or :class:`~entropy_lab.precision.conventions.Convention`.
+    ``convention``: a name or :class:`~entropy_lab.algorithms.conventions.Convention`.
     """
     conv = get_convention(convention)
     passes = block_passes(pipeline, source, n_rows, generator, policy_step, tokens_per_row,

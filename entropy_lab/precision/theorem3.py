@@ -4,7 +4,7 @@ One context, K tokens. The trainer's distribution p = π_t, the sampler's q = π
 p > 0), the exact policy π. Reported log-probs ℓ̂_s(y) = log q(y) + e_s(y), ℓ̂_t(y) = log p(y) +
 e_t(y), e the rounding of the stored value (0 if exact). The first-minibatch ratio is
 r = exp(ℓ̂_θ − old) with ℓ̂_θ = ℓ̂_t at θ = θ_old (conventions in
-:mod:`entropy_lab.precision.conventions`).
+:mod:`entropy_lab.algorithms.conventions`).
 
 (i)  Bypass (``rollout``), faithful sampling y ~ q, exact log-probs:
          E_{y∼q}[p(y)/q(y)] = Σ_y p(y) = 1,

@@ -40,6 +40,8 @@ class ContextualBandit(TabularProblem):
         init_noise: float = 0.0,
         success_threshold: float = 1.0,
         name: str = "cbandit",
+        task: str = "A",
+        task_builder=None,
     ):
         check_tensor("means", means, ndim=2, axes="[C, K]")
         means = means.to(torch.float64)
@@ -52,7 +54,7 @@ class ContextualBandit(TabularProblem):
             prompt_probs = torch.full((num_contexts,), 1.0 / num_contexts, dtype=torch.float64)
         self._setup(
             num_contexts, num_arms, 1, prompt_probs, init_logits, init_noise,
-            success_threshold, name,
+            success_threshold, name, task=task, task_builder=task_builder,
         )
         if self.num_prompts != num_contexts:
             raise fail("prompt_probs", prompt_probs, f"shape [C] = [{num_contexts}] (as means)")
@@ -150,6 +152,8 @@ class Bandit(ContextualBandit):
         init_noise: float = 0.0,
         success_threshold: float = 1.0,
         name: str = "bandit",
+        task: str = "A",
+        task_builder=None,
     ):
         check_tensor("means", means, ndim=1, axes="[K]")
         if init_logits is not None:
@@ -157,5 +161,6 @@ class Bandit(ContextualBandit):
             init_logits = init_logits.reshape(1, -1)
         super().__init__(
             means.reshape(1, -1), None, bernoulli=bernoulli, init_logits=init_logits,
-            init_noise=init_noise, success_threshold=success_threshold, name=name,
+            init_noise=init_noise, success_threshold=success_threshold, name=name, task=task,
+            task_builder=task_builder,
         )

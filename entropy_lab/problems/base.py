@@ -102,6 +102,10 @@ class TabularProblem:
             define correctness otherwise and say so, e.g. the MDP's goal states).
         task: the reward variant this instance carries ("A" unless built by ``with_task``).
         name: a readable id (the preset id where built by ``get_problem``).
+        task_builder: ``task -> problem`` of the same structure with another reward (set by
+            ``get_problem``; :meth:`with_task` needs it).
+
+    ``name``, ``task`` and ``task_builder`` are constructor arguments of every problem class.
     """
 
     num_states: int
@@ -126,6 +130,8 @@ class TabularProblem:
         init_noise: float,
         success_threshold: float,
         name: str,
+        task: str = "A",
+        task_builder: Callable[[str], TabularProblem] | None = None,
     ) -> None:
         self.num_states = check_count("num_states", num_states)
         self.num_actions = check_count("num_actions", num_actions, lo=2)
@@ -141,6 +147,8 @@ class TabularProblem:
         self.init_noise = check_number("init_noise", init_noise, lo=0.0)
         self.success_threshold = check_number("success_threshold", success_threshold)
         self.name = name
+        self.task = task
+        self.task_builder = task_builder
 
     def __repr__(self) -> str:
         return (

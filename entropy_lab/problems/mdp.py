@@ -79,6 +79,8 @@ class TabularMDP(TabularProblem):
         init_logits: torch.Tensor | None = None,
         init_noise: float = 0.0,
         name: str = "mdp",
+        task: str = "A",
+        task_builder=None,
     ):
         check_tensor("transitions", transitions, ndim=3, axes="[S, K, S]")
         s, k, s2 = transitions.shape
@@ -107,6 +109,7 @@ class TabularMDP(TabularProblem):
         self.prompt_states = torch.nonzero(initial > 0).reshape(-1)
         self._setup(
             s, k, horizon, initial[self.prompt_states], init_logits, init_noise, 1.0, name,
+            task=task, task_builder=task_builder,
         )
         self.transitions = p_sks
         self.initial = initial

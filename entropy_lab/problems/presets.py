@@ -45,7 +45,9 @@ TASKS = ("A", "B")
 
 @dataclass(frozen=True)
 class Preset:
-    """A registered problem id: ``builder(mode, **defaults, **overrides)`` makes the problem."""
+    """A registered problem id: ``builder(mode, **defaults, **overrides, name=id,
+    task_builder=...)`` makes the problem; every builder passes ``task`` and its ``**meta``
+    (``name``, ``task_builder``) to the problem's constructor."""
 
     problem_id: str
     builder: Callable[..., TabularProblem]
@@ -67,11 +69,8 @@ class Preset:
             if key not in allowed:
                 raise fail("override", key, f"one of {', '.join(allowed)} for {self.problem_id!r}")
         kwargs = {**self.defaults, **overrides}
-        problem = self.builder(self.mode, **kwargs)
-        problem.name = self.problem_id
-        problem.task = kwargs.get("task", "A")
-        problem.task_builder = lambda task: self(**{**overrides, "task": task})
-        return problem
+        return self.builder(self.mode, **kwargs, name=self.problem_id,
+                            task_builder=lambda task: self(**{**overrides, "task": task}))
 
 
 PROBLEMS: Registry[Preset] = Registry("problem")
@@ -138,6 +137,7 @@ def build_bandit(
     init_noise: float = 0.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> Bandit:
     """``bandit/<mode>`` (K = 8) and ``bandit64/<mode>`` (K = 64, 8 correct arms).
 
@@ -170,6 +170,7 @@ def build_bandit(
     means = _arm_means(correct, reward_hi, reward_lo)
     return Bandit(
         means.to(torch.float64), bernoulli=bernoulli, init_logits=logits, init_noise=init_noise,
+        task=task, **meta,
     )
 
 
@@ -186,6 +187,7 @@ def build_cbandit(
     init_noise: float = 0.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> ContextualBandit:
     """``cbandit/<mode>``: C = 4 contexts × K = 8 arms, context weights ∝ C, C − 1, ..., 1.
 
@@ -211,7 +213,7 @@ def build_cbandit(
     weights = torch.arange(num_contexts, 0, -1, dtype=torch.float64)
     return ContextualBandit(
         means_ck, weights / weights.sum(), bernoulli=bernoulli, init_logits=logits_ck,
-        init_noise=init_noise,
+        init_noise=init_noise, task=task, **meta,
     )
 
 
@@ -232,6 +234,7 @@ def build_tree(
     init_noise: float = 0.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> TokenTree:
     """``tree/<mode>`` (V = 6, T = 5: 7,776 sequences, 1,555 prefixes) and ``tree8x6/<mode>``.
 
@@ -285,7 +288,8 @@ def build_tree(
     shift = {"calibrated": bonus, "uncorrelated": 0.0, "anti": -bonus}[mode]
     c = neutral_logits(logits[rows], on[rows]) + shift
     logits[rows] = torch.where(on[rows], c[:, None], logits[rows])
-    return TokenTree(vocab_size, horizon, rewards, init_logits=logits, init_noise=init_noise)
+    return TokenTree(vocab_size, horizon, rewards, init_logits=logits, init_noise=init_noise,
+                     task=task, **meta)
 
 
 # ------------------------------------------------------------------------------------ MDP
@@ -305,6 +309,7 @@ def build_mdp(
     init_noise: float = 0.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> TabularMDP:
     """``mdp/<mode>``: a slippery walk on positions 0..L−1 with a goal beyond one end.
 
@@ -373,7 +378,7 @@ def build_mdp(
     def make(init: torch.Tensor) -> TabularMDP:
         return TabularMDP(
             p, rewards, horizon, initial, discount=discount, terminal=terminal, goal=goal,
-            init_logits=init, init_noise=init_noise,
+            init_logits=init, init_noise=init_noise, task=task, **meta,
         )
 
     if mode == "uncorrelated":

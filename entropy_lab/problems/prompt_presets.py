@@ -26,14 +26,14 @@ def _check(mode: str, modes: tuple[str, ...], task: str, seed: int) -> torch.Gen
 
 
 def _permuted(
-    logits_ck: torch.Tensor, means_ck: torch.Tensor, gen: torch.Generator
+    logits_ck: torch.Tensor, means_ck: torch.Tensor, gen: torch.Generator, **meta
 ) -> PromptBandit:
     """Permute each prompt's answers (the same permutation for logits and means)."""
     c, k = logits_ck.shape
     perm = torch.stack([torch.randperm(k, generator=gen) for _ in range(c)])
     z = torch.empty_like(logits_ck).scatter_(1, perm, logits_ck)
     mu = torch.empty_like(means_ck).scatter_(1, perm, means_ck)
-    return PromptBandit(mu, None, init_logits=z)
+    return PromptBandit(mu, None, init_logits=z, **meta)
 
 
 def build_many(
@@ -45,6 +45,7 @@ def build_many(
     every: int = 4,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> PromptBandit:
     """``prompts-many/<mode>``: many correct answers, so the entropy ceiling does not bind.
 
@@ -82,7 +83,7 @@ def build_many(
         residue = {("calibrated", "A"): 0, ("calibrated", "B"): 1,
                    ("anti", "A"): every - 1, ("anti", "B"): every - 2}[(mode, task)]
         means = (ranks.remainder(every) == residue).to(F64).expand(c, k).clone()
-    return _permuted(z.expand(c, k).clone(), means, gen)
+    return _permuted(z.expand(c, k).clone(), means, gen, task=task, **meta)
 
 
 def _llm_rows(c: int, k: int, zipf: float, tail_lo: float, tail_hi: float,
@@ -114,6 +115,7 @@ def build_llm(
     tail_hi: float = 12.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> PromptBandit:
     """``prompts-llm/<mode>``: LLM-like token statistics, one correct answer per prompt.
 
@@ -144,7 +146,7 @@ def build_llm(
             means[ci, 0] = 1.0
         else:
             means[ci, tail_a] = 1.0
-    return _permuted(logp, means, gen)
+    return _permuted(logp, means, gen, task=task, **meta)
 
 
 def build_bottleneck(
@@ -156,6 +158,7 @@ def build_bottleneck(
     rare_logprob: float = -6.0,
     seed: int = 0,
     task: str = "A",
+    **meta,
 ) -> PromptBandit:
     """``prompts-bottleneck/calibrated``: a common answer worth 0.5 and a rare one worth 1.
 
@@ -179,4 +182,5 @@ def build_bottleneck(
     half, full = (0, k - 1) if task == "A" else (1, k - 2)
     means[half], means[full] = 0.5, 1.0
     c = num_prompts
-    return _permuted(torch.log(p).expand(c, k).clone(), means.expand(c, k).clone(), gen)
+    return _permuted(torch.log(p).expand(c, k).clone(), means.expand(c, k).clone(), gen,
+                     task=task, **meta)

@@ -55,6 +55,8 @@ class TokenTree(TabularProblem):
         init_noise: float = 0.0,
         success_threshold: float = 1.0,
         name: str = "tree",
+        task: str = "A",
+        task_builder=None,
     ):
         v = check_count("vocab_size", vocab_size, lo=2)
         t = check_count("horizon", horizon)
@@ -68,7 +70,7 @@ class TokenTree(TabularProblem):
         self.offsets = [(v**i - 1) // (v - 1) for i in range(t + 1)]
         self._setup(
             self.offsets[t], v, t, torch.ones(1, dtype=torch.float64), init_logits, init_noise,
-            success_threshold, name,
+            success_threshold, name, task=task, task_builder=task_builder,
         )
         self.leaf_rewards = leaf_rewards.to(torch.float64)
         self.leaf_correct = (self.leaf_rewards >= self.success_threshold).to(torch.float64)

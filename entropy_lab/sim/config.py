@@ -48,7 +48,7 @@ class SimConfig:
     old_logp: str = "rollout"
     """Old-log-prob convention of the ratio: ``"rollout"`` (the sampler path's log-probs) or
     ``"recompute"`` (the trainer path at θ_old; tis / icepop then see the sampler's); see
-    ``entropy_lab.precision.conventions``."""
+    ``entropy_lab.algorithms.conventions``."""
     geometry: str = "vanilla"
     """Expected mode, exact-advantage REINFORCE only: ``"vanilla"`` ∇J or ``"natural"`` Q − V."""
     seed: int = 0

@@ -39,6 +39,7 @@ from math import comb
 
 import torch
 
+from entropy_lab.algorithms.recipe import Algorithm
 from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError, fail
 
@@ -54,11 +55,6 @@ ESTIMATOR_FOR_ADVANTAGE = {
 AGG_FACTOR_IS_ONE = ("seq-mean-token-sum",)
 
 
-def _name(x) -> str | None:
-    """Registry names may be stored as strings or as objects with a ``name``."""
-    return x if isinstance(x, str) or x is None else getattr(x, "name", str(x))
-
-
 def aggregation_factor(algorithm, problem) -> float:
     """c_agg: 1 for ``seq-mean-token-sum``, else 1/T (see the module docstring)."""
     agg = getattr(algorithm, "agg", "token-mean")
@@ -70,26 +66,23 @@ def aggregation_factor(algorithm, problem) -> float:
     return 1.0 / problem.horizon
 
 
-def estimator_for(algorithm, geometry: str = "vanilla") -> str:
+def estimator_for(algorithm: Algorithm, geometry: str = "vanilla") -> str:
     """The expected-mode estimator for an algorithm, or an InputError saying why there is none."""
-    adv = _name(getattr(algorithm, "advantage", None))
-    name = getattr(algorithm, "name", repr(algorithm))
+    adv, name = algorithm.advantage, algorithm.name
     if adv not in ESTIMATOR_FOR_ADVANTAGE:
         raise fail("algorithm", name, "in expected mode an advantage among "
                    f"{sorted(ESTIMATOR_FOR_ADVANTAGE)} (got advantage {adv!r})")
-    shaping = _name(getattr(algorithm, "shaping", None))
-    if shaping not in (None, "none", "identity"):
-        raise fail("algorithm", name, f"no advantage shaping in expected mode (got {shaping!r}); "
-                   "use mode='sampled'")
-    updates = getattr(algorithm, "epochs", 1) * getattr(algorithm, "minibatches", 1)
-    if updates != 1:
+    if algorithm.shaping is not None:
+        raise fail("algorithm", name, "no advantage shaping in expected mode (got "
+                   f"{algorithm.shaping!r}); use mode='sampled'")
+    if not algorithm.on_policy:
         raise fail("algorithm", name, "epochs × minibatches == 1 in expected mode (got "
-                   f"{updates}); off-policy steps need mode='sampled'")
-    loss = getattr(algorithm, "loss_name", None)
+                   f"{algorithm.epochs * algorithm.minibatches}); off-policy steps need "
+                   "mode='sampled'")
     if not algorithm.pg_at_ratio_one:
         raise fail("algorithm", name, "in expected mode a loss whose gradient at ratio 1 is the "
-                   f"policy gradient (a loss declaring pg_limit; got {loss!r} with its "
-                   "hyperparameters); use mode='sampled'")
+                   f"policy gradient (a loss declaring pg_limit; got {algorithm.loss_name!r} "
+                   "with its hyperparameters); use mode='sampled'")
     estimator = ESTIMATOR_FOR_ADVANTAGE[adv]
     if geometry == "natural" and estimator != "exact_pg":
         raise fail("geometry", geometry, f"'vanilla' for advantage {adv!r} (the natural "

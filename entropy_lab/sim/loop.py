@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from entropy_lab.algorithms.presets import apply_overrides, get_preset
+from entropy_lab.algorithms.recipe import PARTS
 from entropy_lab.algorithms.step import default_update, rl_iteration
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
@@ -194,8 +195,6 @@ CONTROLLED = ("zeta", "eps_high", "entropy_coef")
 def _static_values(algorithm) -> dict:
     """zeta / eps_high / entropy_coef as fixed by the algorithm's hyperparameters (NaN where the
     algorithm has no such hyperparameter; a controller's live value replaces them per step)."""
-    from entropy_lab.algorithms.recipe import PARTS
-
     hps = {}
     for part in PARTS:
         hps.update(getattr(algorithm, f"{part}_hp", None) or {})

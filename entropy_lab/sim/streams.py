@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import torch
 
-from entropy_lab.analysis.passk import pass_at_k
+from entropy_lab.passk import pass_at_k
 
 _MASK64 = (1 << 64) - 1
 
