@@ -24,7 +24,7 @@ from entropy_lab.harness.engine_gap import (  # noqa: E402
     measure_gap,
     rms_with_se,
 )  # noqa: E402
-from entropy_lab.harness.model import PRECISION_MODES, build_model  # noqa: E402
+from entropy_lab.harness.model import build_model, get_mode  # noqa: E402
 from entropy_lab.harness.policy import sample, trainer_logprobs  # noqa: E402
 from entropy_lab.validation import InputError  # noqa: E402
 
@@ -94,17 +94,17 @@ def test_registry_and_default():
     default = ENGINES.get(DEFAULT_ENGINE)
     assert not default.is_trainer and set(default.options()) >= {"attention", "norm", "residual"}
     with pytest.raises(InputError, match="unknown sampler engine"):
-        engine_sample(None, prompts(), LENGTH, PRECISION_MODES.get("bf16"), "vllm",
+        engine_sample(None, prompts(), LENGTH, get_mode("bf16"), "vllm",
                       torch.Generator())
 
 
 # ---------------------------------------------------------------- trainer settings: bitwise
 
-@pytest.mark.parametrize("mode_name", ["bf16", "fp16", "fp32-logprobs"])
+@pytest.mark.parametrize("mode_name", ["bf16", "fp16", "fp32_logprobs"])
 @pytest.mark.parametrize("which", ["model", "lora_model"])
 def test_trainer_engine_agrees_bitwise_with_the_trainer_path(mode_name, which, request):
     net = request.getfixturevalue(which)
-    mode = PRECISION_MODES.get(mode_name)
+    mode = get_mode(mode_name)
     roll = engine_sample(net, prompts(), LENGTH, mode, "trainer", torch.Generator().manual_seed(2))
     trainer, _ = trainer_logprobs(net, roll, mode)
     assert torch.equal(roll.old_logp_bt, trainer)
@@ -115,7 +115,7 @@ def test_trainer_engine_agrees_bitwise_with_the_trainer_path(mode_name, which, r
 def test_trainer_engine_in_fp32_is_the_plain_sampler(model):
     # In fp32 the KV-cache sampler itself differs from the full forward by ~1e-7 (attention over
     # one query vs all of them), with or without an engine; the trainer engine adds nothing.
-    mode = PRECISION_MODES.get("fp32")
+    mode = get_mode("fp32")
     plain = rollout(model, mode)
     roll = engine_sample(model, prompts(), LENGTH, mode, "trainer",
                          torch.Generator().manual_seed(2))
@@ -126,7 +126,7 @@ def test_trainer_engine_in_fp32_is_the_plain_sampler(model):
 
 def test_scorer_is_the_sampler_path(model):
     # engine_logprobs on the tokens an engine sampled reproduces that engine's sampler log-probs.
-    mode = PRECISION_MODES.get("bf16")
+    mode = get_mode("bf16")
     roll = engine_sample(model, prompts(), LENGTH, mode, DEFAULT_ENGINE,
                          torch.Generator().manual_seed(2))
     scored = engine_logprobs(model, roll.prompt_bp, roll.tokens_bt, mode, DEFAULT_ENGINE)
@@ -139,10 +139,10 @@ def test_scorer_is_the_sampler_path(model):
 @pytest.mark.parametrize("which", ["model", "lora_model"])
 def test_each_option_alone_moves_bf16_and_not_fp32(engine, which, request):
     net = request.getfixturevalue(which)
-    bf16 = PRECISION_MODES.get("bf16")
+    bf16 = get_mode("bf16")
     gap = measure_gap(net, rollout(net, bf16), bf16, engine)
     assert gap > 1e-4, f"{engine.name}: bf16 gap {gap:.2e}"
-    fp32 = PRECISION_MODES.get("fp32")
+    fp32 = get_mode("fp32")
     roll = rollout(net, fp32)
     trainer, _ = trainer_logprobs(net, roll, fp32)
     moved = engine_logprobs(net, roll.prompt_bp, roll.tokens_bt, fp32, engine) - trainer
@@ -151,7 +151,7 @@ def test_each_option_alone_moves_bf16_and_not_fp32(engine, which, request):
 
 def test_kernels_are_restored(model):
     ids = torch.cat([prompts(), prompts(seed=9)[:, :2]], dim=1)
-    bf16 = PRECISION_MODES.get("bf16")
+    bf16 = get_mode("bf16")
     with bf16.autocast(ids.device):
         before = model(input_ids=ids).logits
     attn = model.config._attn_implementation
@@ -198,9 +198,9 @@ def direct_gap(model, roll, mode, engine):
     return math.sqrt(total / count), count
 
 
-@pytest.mark.parametrize("mode_name", ["bf16", "fp32-logprobs"])
+@pytest.mark.parametrize("mode_name", ["bf16", "fp32_logprobs"])
 def test_measure_gap_matches_a_direct_loop(model, mode_name):
-    mode = PRECISION_MODES.get(mode_name)
+    mode = get_mode(mode_name)
     roll = rollout(model, mode, seed=7, n=24)
     assert (roll.mask_bt == 0).any()  # some sequences end early: the mask matters
     want, count = direct_gap(model, roll, mode, DEFAULT_ENGINE)
@@ -215,7 +215,7 @@ def test_reference_kernels_apply_to_the_trainer_side(model):
     # Sampler and trainer both under the same engine, in bf16: the gap is the KV cache's alone,
     # which on a CPU is zero with the trainer's kernels; with an fp32 head on both sides the
     # gap to a bf16-head trainer equals that of the fp32-head sampler.
-    mode = PRECISION_MODES.get("bf16")
+    mode = get_mode("bf16")
     roll = rollout(model, mode)
     assert measure_gap(model, roll, mode, "head-fp32", reference="head-fp32") == 0.0
     assert measure_gap(model, roll, mode, "head-fp32") > 0
@@ -253,7 +253,7 @@ def test_gap_standard_error_matches_the_spread_over_replicates():
 @pytest.mark.gpu
 def test_engine_runs_on_cuda():
     net = tiny(0).cuda()
-    mode = PRECISION_MODES.get("bf16")
+    mode = get_mode("bf16")
     gen = torch.Generator(device="cuda").manual_seed(2)
     roll = engine_sample(net, prompts().cuda(), LENGTH, mode, DEFAULT_ENGINE, gen)
     assert measure_gap(net, roll, mode, DEFAULT_ENGINE) > 0

@@ -5,7 +5,7 @@ sampler's log-probs differ from the trainer's on the same tokens (mechanism (e),
 docs/precision.md, "Harness sampler engines"). An :class:`EngineConfig` names, for the sampler
 path only, where each op runs and in which order its sums are taken; nothing random is added.
 "compute" means the dtype the forward runs at: the autocast dtype of the precision mode
-(``entropy_lab/harness/model.py``; bf16 in ``bf16`` and ``fp32-logprobs``, fp16 in ``fp16``),
+(``entropy_lab/harness/model.py``; bf16 in ``bf16`` and ``fp32_logprobs``, fp16 in ``fp16``),
 else the weights' dtype (fp32 in ``fp32``).
 
     option      "trainer" (the trainer's kernel)           engine alternative

@@ -22,7 +22,7 @@ import time
 import torch
 
 from entropy_lab.harness.engine import EngineConfig, engine_kernels, engine_logprobs, get_engine
-from entropy_lab.harness.model import PRECISION_MODES, PrecisionMode
+from entropy_lab.harness.model import PrecisionMode, get_mode
 from entropy_lab.harness.policy import Rollout, sample, trainer_logprobs
 from entropy_lab.precision.calibration import PUBLISHED_GAPS
 
@@ -75,7 +75,7 @@ def gap_stats(model, batch: Rollout, mode: PrecisionMode, engine: EngineConfig |
 
 
 def gap_table(model, prompt_bp: torch.Tensor, length: int, modes=("bf16", "fp16",
-              "fp32-logprobs", "fp32"), pairs=DEFAULT_PAIRS, seed: int = 0, progress=None):
+              "fp32_logprobs", "fp32"), pairs=DEFAULT_PAIRS, seed: int = 0, progress=None):
     """A DataFrame: one row per precision mode × (engine, reference) with the gap, its standard
     error, the engine's non-trainer options and the token count.
 
@@ -86,7 +86,7 @@ def gap_table(model, prompt_bp: torch.Tensor, length: int, modes=("bf16", "fp16"
 
     rows = []
     for name in modes:
-        mode = PRECISION_MODES.get(name)
+        mode = get_mode(name)
         gen = torch.Generator(device=prompt_bp.device).manual_seed(seed)
         batch = sample(model, prompt_bp, length, mode, gen)
         for engine, reference in pairs:
