@@ -20,6 +20,7 @@ from entropy_lab.algorithms.step import rl_iteration
 from entropy_lab.problems import get_problem
 from entropy_lab.sim import SimConfig
 from entropy_lab.sim.adapter import LogitsPolicy
+from entropy_lab.sim.params import SimParams
 from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.streams import Streams
 
@@ -58,8 +59,9 @@ def _worlds(problem_id="tree/calibrated", n=4, g=4):
     with torch.no_grad():  # a policy away from the initial one, so ratios and clips can move
         z += 0.3 * torch.randn(z.shape, generator=torch.Generator().manual_seed(1),
                                dtype=torch.float64)
-    sim_logits = z.clone().requires_grad_(True)
-    sim = LogitsPolicy(sim_logits, problem, resolve_pipeline(None), streams)
+    sim_params = SimParams(z.clone())
+    sim_logits = sim_params.leaf
+    sim = LogitsPolicy(sim_params, problem, resolve_pipeline(None), streams)
     sim_batch = sim.sample(n, g)
     rollout = sim_batch.data["rollout"]
     states = rollout.states.reshape(-1, rollout.states.shape[-1])    # [Q, T]

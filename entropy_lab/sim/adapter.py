@@ -1,9 +1,11 @@
 """The simulator's :class:`~entropy_lab.algorithms.step.Policy`: logits ``[B, S, K]`` over a
 problem's states, B seeds as the replica dim.
 
-The logits are one float64 leaf (the tabular policy). Sampling goes through the problem's
-dynamics (``Streams.sample``); log-probs through the precision pipeline's two paths
-(:class:`~entropy_lab.sim.tokens.TokenBatch`). Token tensors are ``[B, Q, T]`` with Q = N·G.
+The logits are one float64 leaf (the tabular policy) or a parameterised θ -> logits
+(:class:`~entropy_lab.sim.params.SimParams`), recomputed at every minibatch. Sampling goes
+through the problem's dynamics (``Streams.sample``); log-probs through the precision
+pipeline's two paths (:class:`~entropy_lab.sim.tokens.TokenBatch`). Token tensors are
+``[B, Q, T]`` with Q = N·G.
 
 Where the pipeline's two paths are one table (the exact float64 default), the trainer's recompute
 at θ_old *is* the sampler's log-probs, so it is not evaluated twice.
@@ -18,10 +20,11 @@ from entropy_lab.sim.tokens import TokenBatch
 
 
 class LogitsPolicy:
-    """Adapter over one logits leaf ``[B, S, K]``.
+    """Adapter over the run's trainable logits ``[B, S, K]``.
 
     Args:
-        logits: the float64 leaf the optimizer trains.
+        params: :class:`~entropy_lab.sim.params.SimParams` (``logits()``, ``current()``,
+            ``parameters()``).
         problem: the TabularProblem sampled and scored (its current task).
         pipeline: the precision pipeline (sampler and trainer paths).
         streams: the run's random streams (sampling, noisy paths).
@@ -29,22 +32,23 @@ class LogitsPolicy:
 
     loss_dtype = torch.float64
 
-    def __init__(self, logits: torch.Tensor, problem, pipeline, streams):
-        self.logits = logits
+    def __init__(self, params, problem, pipeline, streams):
+        self.params = params
+        self.last_logits = None
         self.problem = problem
         self.pipeline = pipeline
         self.streams = streams
         self.ratio_dtype = pipeline.ratio_dtype
 
     def parameters(self) -> list[torch.Tensor]:
-        return [self.logits]
+        return self.params.parameters()
 
     def sample(self, prompts: int, group_size: int, generator=None) -> Batch:
         """N = ``prompts`` prompts from the problem, G responses each; ``data`` holds the
         :class:`TokenBatch`, the rollout, the logits it was drawn from and the state entropies.
         The run's streams draw (``generator`` is unused: seeds own their streams)."""
         with torch.no_grad():
-            z = self.logits.detach()
+            z = self.params.current()
             rollout, rewards_bng = self.streams.sample(self.problem, z, prompts, group_size)
             b, t_len = z.shape[0], rollout.states.shape[-1]
             # A bool mask: the algorithms' mask checks accept it as is (a float mask costs two
@@ -62,8 +66,12 @@ class LogitsPolicy:
 
     def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
         tokens = batch.data["tokens"]
-        logp = tokens.trainer_logprobs(self.logits, idx, generator=self.streams.shared)
-        tok = tokens.token_logits(self.logits, idx) if with_logits else None
+        z = self.params.logits()
+        if not self.params.tabular:  # keep ∂loss/∂z of this minibatch (dH_pred_orth)
+            z.retain_grad()
+            self.last_logits = z
+        logp = tokens.trainer_logprobs(z, idx, generator=self.streams.shared)
+        tok = tokens.token_logits(z, idx) if with_logits else None
         return logp, tok
 
     def recompute_logprobs(self, batch: Batch) -> torch.Tensor:

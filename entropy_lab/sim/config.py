@@ -45,6 +45,10 @@ class SimConfig:
     """Reward task A for iterations 1..switch_task_at, then task B (``problem.with_task("B")``)."""
     precision: str | None = None
     """Name of a precision pipeline (``entropy_lab.precision``); None = exact float64 both paths."""
+    policy: str = "tabular"
+    """What is trained: ``"tabular"`` (one free logit per state and action), or a policy with
+    parameters shared across states, ``"loglinear"``, ``"lowrank"``, ``"mlp"``
+    (``entropy_lab.policies``; options as ``policy.<key>`` overrides, e.g. ``policy.rank``)."""
     old_logp: str = "rollout"
     """Old-log-prob convention of the ratio: ``"rollout"`` (the sampler path's log-probs) or
     ``"recompute"`` (the trainer path at θ_old; tis / icepop then see the sampler's); see
@@ -77,6 +81,9 @@ class SimConfig:
             check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
         if self.precision is not None and not isinstance(self.precision, str):
             raise fail("precision", self.precision, "None or the name of a precision pipeline")
+        from entropy_lab.policies import policy_names
+
+        check_choice("policy", self.policy, policy_names())
         check_choice("old_logp", self.old_logp, OLD_LOGP)
         check_choice("geometry", self.geometry, GEOMETRIES)
         check_number("seed", self.seed, lo=0, integer=True)
@@ -114,6 +121,9 @@ def check_against(config: SimConfig, algorithm, problem) -> None:
             "group_size", config.group_size,
             f">= 2 for the group advantage {advantage!r} (a group of one has no baseline)",
         )
+    if config.geometry == "natural" and config.policy != "tabular":
+        raise fail("geometry", config.geometry, "'vanilla' with policy="
+                   f"{config.policy!r} (Q − V is the natural step of the tabular policy)")
     if config.geometry == "natural" and config.mode != "expected":
         raise fail("geometry", config.geometry, "'vanilla' in sampled mode ('natural' needs "
                    "mode='expected': it is the exact natural-gradient update)")

@@ -1,18 +1,16 @@
-"""The RL loop over tabular policies, batched over seeds: ``simulate(problem, algorithm, config)``.
+"""The RL loop, batched over seeds: ``simulate(problem, algorithm, config)``.
 
-The policy is one float64 leaf tensor ``logits [B, S, K]`` (B seeds as the leading dim) trained
-by torch.optim. One iteration (docs/algorithms.md, "The one RL step"):
+The policy gives float64 logits ``[B, S, K]`` of every state (B seeds as the leading dim): one
+free leaf (``policy="tabular"``) or θ -> logits with parameters shared across states
+(:mod:`entropy_lab.sim.params`), trained by torch.optim. One iteration:
 
-    sampled:   rollout = problem.sample(logits, N, G)            # [B, N, G, T]
-               adv = algorithm.advantages(problem.reward(rollout))  -> broadcast to tokens
-               old_logp = pipeline.sampler_logprobs(...)          # sampler path
-               adv = algorithm.shape(adv, old_logp, mask, state, centered_logprob)
-               for idx in algorithm.schedule(N·G):               # epochs × minibatches
-                   logp = pipeline.trainer_logprobs(...)          # trainer path
-                   loss = algorithm.loss(logp, old_logp, adv, mask, state)  # [B]
-                   loss.sum().backward(); optimizer.step()         # per-seed sums: no mixing
+    sampled:   batch = LogitsPolicy.sample(N, G)      # the problem's dynamics, sampler path
+               rl_iteration(policy, algorithm, state, batch, update)   # algorithms/step.py
     expected:  the exact expectation of that gradient (entropy_lab.sim.expected), one step
-    then       state.update(entropy)                               # controllers, per iteration
+
+The step is the one every world runs (docs/algorithms.md, "The one RL step"): advantages,
+shaping, the epochs × minibatches schedule, the loss, per-seed backward (a sum of per-seed
+losses: no mixing), metric combination and the controllers.
 
 Token tensors are reshaped from ``[B, N, G, T]`` to the algorithms' ``[..., B', T]`` convention
 with the seeds as the replica dim and B' = N·G sequences. Around every iteration the exact
@@ -40,6 +38,7 @@ from entropy_lab.sim import expected as exp
 from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
+from entropy_lab.sim.params import SimParams
 from entropy_lab.sim.pipeline import resolve_pipeline
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
 from entropy_lab.sim.streams import Streams
@@ -83,14 +82,16 @@ class Context:
 
 
 def resolve(problem, algorithm, config, overrides):
-    """Route ``overrides`` (SimConfig fields, ``problem.<key>``, else algorithm hyperparameters)
-    and build the problem, algorithm and config objects."""
+    """Route ``overrides`` (SimConfig fields, ``problem.<key>``, ``policy.<key>``, else
+    algorithm hyperparameters); build the problem, algorithm and config objects and return them
+    with the policy options."""
     config = SimConfig() if config is None else config
     fields = set(SimConfig.field_names())
     sim_kw = {k: v for k, v in overrides.items() if k in fields}
     prob_kw = {k[len("problem."):]: v for k, v in overrides.items() if k.startswith("problem.")}
+    policy_kw = {k[len("policy."):]: v for k, v in overrides.items() if k.startswith("policy.")}
     algo_kw = {k: v for k, v in overrides.items()
-               if k not in fields and not k.startswith("problem.")}
+               if k not in fields and not k.startswith(("problem.", "policy."))}
     config = config.replace(**sim_kw) if sim_kw else config
     if isinstance(problem, str):
         from entropy_lab.problems import get_problem
@@ -102,7 +103,7 @@ def resolve(problem, algorithm, config, overrides):
         algorithm = get_preset(algorithm, **algo_kw)
     elif algo_kw:
         algorithm = apply_overrides(algorithm, **algo_kw)
-    return problem, algorithm, config
+    return problem, algorithm, config, policy_kw
 
 
 def simulate(problem, algorithm, config: SimConfig | None = None, generator=None, **overrides):
@@ -112,7 +113,9 @@ def simulate(problem, algorithm, config: SimConfig | None = None, generator=None
 
 def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, pipeline=None,
         **overrides) -> SimResult:
-    """Train ``config.seeds`` tabular policies for ``config.steps`` iterations.
+    """Train ``config.seeds`` policies (``config.policy``: tabular, or parameterised with
+    parameters shared across states, :mod:`entropy_lab.sim.params`) for ``config.steps``
+    iterations.
 
     Args:
         problem: a TabularProblem or a preset id (``"tree/calibrated"``).
@@ -121,7 +124,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         generator: drives initialisation, sampling and the minibatch schedule (``rng="batched"``);
             with ``rng="per_seed"`` its initial seed is the base of the per-seed streams.
         pipeline: a precision pipeline object (overrides ``config.precision``).
-        overrides: SimConfig fields, ``problem.<key>`` builder overrides, or algorithm
+        overrides: SimConfig fields (``policy="lowrank"``), ``problem.<key>`` builder
+            overrides, ``policy.<key>`` policy options (``**{"policy.rank": 8}``), or algorithm
             hyperparameters (``eps_high=0.3``), routed by name.
     Returns:
         :class:`SimResult`; ``frame`` has the columns listed in ``entropy_lab.sim`` and
@@ -131,7 +135,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         SimulationError: a non-finite rewards, log-probs, loss, logits or entropy value (step,
             seed and quantity named); ``.partial`` holds the completed rows.
     """
-    problem, algorithm, config = resolve(problem, algorithm, config, overrides)
+    problem, algorithm, config, policy_kw = resolve(problem, algorithm, config, overrides)
     check_against(config, algorithm, problem)
     ctx = Context(algorithm, config, pipeline or resolve_pipeline(config.precision),
                   Streams(config, generator))
@@ -145,9 +149,10 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         for prob in tasks.values():
             exp.check_binary_rewards(prob, problem.init_logits(1))
 
-    logits = ctx.streams.init_logits(problem).to(torch.float64).requires_grad_(True)
-    optimizer = OPTIMIZERS.get(config.optimizer)([logits], config.lr)
-    before = snapshot(problem, logits, config.k)
+    params = SimParams(ctx.streams.init_logits(problem).to(torch.float64), config.policy,
+                       policy_kw, config.seed)
+    optimizer = OPTIMIZERS.get(config.optimizer)(params.parameters(), config.lr)
+    before = snapshot(problem, params.current(), config.k)
     # sampled mode: the first iteration creates the state from its rollout's entropy
     # (algorithms.step); expected mode has no rollout and starts from the exact entropy.
     state = algorithm.init_state(before.entropy) if config.mode == "expected" else None
@@ -167,26 +172,30 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
             prob = tasks[task]
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
-                before = snapshot(prob, logits, config.k)
-            logits_before = logits.detach().clone()
+                before = snapshot(prob, params.current(), config.k)
+            logits_before = params.current().clone()
+            theta_before = params.begin_step()
             in_effect = state.values() if state is not None else None
-            metrics, state, used = step_fn(ctx, prob, logits, optimizer, state)
+            metrics, state, used = step_fn(ctx, prob, params, optimizer, state)
             values = _controller_values(used if used is not None else in_effect, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
-            after = snapshot(prob, logits, config.k)
-            ctx.guard.add("logits after the update", logits)
+            z_after = params.current()
+            after = snapshot(prob, z_after, config.k)
+            ctx.guard.add("logits after the update", z_after)
             ctx.guard.add("entropy after the update", after.entropy)
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
             if config.mode == "expected":
                 state.update(after.entropy)
-            delta = logits.detach() - logits_before
+            delta = z_after - logits_before
             row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
+                   **params.predictions(theta_before, before.grad_entropy, config.lr,
+                                        config.optimizer),
                    **values, **metrics}
             rec.add(row, task)
             before = after
     frame = rec.frame()
     frame.attrs.update(_attrs(config, algorithm, problem, ctx.pipeline))
-    return SimResult(frame, logits.detach(), state)
+    return SimResult(frame, params.current(), state)
 
 
 CONTROLLED = ("zeta", "eps_high", "entropy_coef")
@@ -227,15 +236,23 @@ def _check_step(guard: StepGuard, step: int, seed_ids, rec: Recorder) -> None:
 
 
 @STEPS.register("sampled")
-def sampled_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict, object, dict]:
+def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, dict]:
     """One sampled batch through :func:`~entropy_lab.algorithms.step.rl_iteration`; returns
     the ``[B]`` metrics, the algorithm state and the controller values the step used."""
     cfg = ctx.config
-    policy = LogitsPolicy(logits, problem, ctx.pipeline, ctx.streams)
+    policy = LogitsPolicy(params, problem, ctx.pipeline, ctx.streams)
     batch = policy.sample(cfg.n_prompts, cfg.group_size)
     ctx.guard.add("rewards", batch.rewards_ng)
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
-    res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
+    update = default_update(optimizer)
+    if not params.tabular:
+        base = update
+
+        def update(loss):
+            base(loss)
+            params.add_logit_gradient(policy.last_logits.grad)
+
+    res = rl_iteration(policy, ctx.algorithm, state, batch, update,
                        generator=ctx.streams.shared, old_logp=cfg.old_logp,
                        observe=ctx.guard.add)
     out = res.metrics
@@ -247,7 +264,7 @@ def sampled_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict,
 
 
 @STEPS.register("expected")
-def expected_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict, object, None]:
+def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, None]:
     """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid.
 
     ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.
@@ -256,7 +273,7 @@ def expected_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict
     gradient at r = 1 is the policy gradient, so no controller value reaches the update.
     """
     cfg = ctx.config
-    z = logits.detach()
+    z = params.current()
     grad = exp.EXPECTED.get(ctx.estimator)(problem, ctx.algorithm, z, cfg, ctx.agg_scale)
     out = {}
     if ctx.estimator == "exact_pg" and problem.num_states == 1 and cfg.optimizer == "sgd":
@@ -264,7 +281,7 @@ def expected_step(ctx: Context, problem, logits, optimizer, state) -> tuple[dict
         out["dH_pred_closed"] = predicted_entropy_change(
             z[:, 0], q_bk, cfg.lr * ctx.agg_scale, cfg.geometry)
     optimizer.zero_grad(set_to_none=True)
-    logits.grad = grad
+    params.set_logit_gradient(grad)
     optimizer.step()
     return out, state, None
 
