@@ -6,9 +6,11 @@ causal LM, in bf16, fp16 and fp32 (docs/worlds.md, "Harness").
 
 Modules: ``tasks`` (synthetic verifiable tasks, one shared vocabulary), ``model`` (random-init
 Llama sized by one dial, local checkpoints, precision modes), ``pretrain`` (SFT to a skewed,
-calibrated teacher; cached), ``policy`` (sampler path with KV cache, trainer path), ``train`` (the
-RL loop), ``theorem1`` (predicted vs measured ΔH at scale), ``metrics``, ``runio`` (config,
-metrics, checkpoints, resume), ``config`` (frozen config and presets).
+calibrated teacher; cached), ``policy`` (sampler path with KV cache, trainer path), ``engine``
+(the sampler path with an inference engine's kernels), ``engine_gap`` (the engine–trainer
+log-prob gap), ``train`` (the RL loop), ``theorem1`` (predicted vs measured ΔH at scale),
+``metrics``, ``runio`` (config, metrics, checkpoints, resume), ``config`` (frozen config and
+presets).
 """
 
 from entropy_lab.harness.config import PRESETS, HarnessConfig, default_preset, make_config

@@ -28,6 +28,9 @@ else the weights' dtype (fp32 in ``fp32``).
 With every option at "trainer" (:data:`ENGINES` ``"trainer"``) the kernels are the model's own
 and the sampler's log-probs equal the trainer path's bitwise on a CPU
 (``tests/test_harness_engine.py``). On a GPU the same code runs the GPU's kernels.
+
+This module imports ``policy`` only inside its functions, so ``policy`` may import
+:func:`engine_kernels` at the top to run its sampler under a configured engine.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from dataclasses import dataclass, fields
 import torch
 
 from entropy_lab.harness.model import PrecisionMode
-from entropy_lab.harness.policy import Rollout, response_mask, sample
 from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, fail
 
@@ -262,13 +264,18 @@ def _round_output(module, undo: list) -> None:
 # ---------------------------------------------------------------- the sampler with an engine
 
 def engine_sample(model, prompt_bp: torch.Tensor, length: int, mode: PrecisionMode,
-                  engine: EngineConfig | str, generator: torch.Generator) -> Rollout:
+                  engine: EngineConfig | str, generator: torch.Generator):
     """``policy.sample`` (KV-cache decoding, temperature 1) under ``engine``'s kernels.
 
     Args:
         prompt_bp: prompt tokens [B, P] on the model's device.
         generator: a generator on the model's device (the only randomness).
+
+    Returns:
+        a ``policy.Rollout`` whose ``old_logp_bt`` are the engine's log-probs.
     """
+    from entropy_lab.harness.policy import sample
+
     with engine_kernels(model, engine):
         return sample(model, prompt_bp, length, mode, generator)
 
@@ -283,6 +290,8 @@ def engine_logprobs(model, prompt_bp: torch.Tensor, tokens_bt: torch.Tensor,
         float32 [B, T], 0 after the first EOS (``response_mask``).
     """
     from transformers import DynamicCache
+
+    from entropy_lab.harness.policy import response_mask
 
     device = prompt_bp.device
     logps = []
