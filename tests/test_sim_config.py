@@ -17,7 +17,6 @@ TINY = dict(steps=1, seeds=1, n_prompts=1, group_size=4, k=2)
     ({"steps": 2.5}, r"steps=2\.5"),
     ({"seeds": 0}, r"seeds=0"),
     ({"group_size": 0}, r"group_size=0"),
-    ({"k": 9, "group_size": 8}, r"k=9 is not allowed: expected k <= group_size=8"),
     ({"optimizer": "rmsprop"}, r"optimizer='rmsprop'.*'sgd', 'adam'"),
     ({"mode": "exact"}, r"mode='exact'.*'sampled', 'expected'"),
     ({"rng": "numpy"}, r"rng='numpy'"),

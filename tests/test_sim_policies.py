@@ -116,3 +116,15 @@ def test_shared_parameters_move_states_without_samples():
 def test_bad_policy_input(kwargs, overrides, match):
     with pytest.raises(InputError, match=match):
         simulate("prompts-many/calibrated", "rloo", CFG.replace(**kwargs), **overrides)
+
+
+def test_exact_pass_at_k_beyond_the_group_size():
+    """k = 256 > G: the exact column is written (and equals Σ_c w_c(1 − (1 − p_c)^k) at the
+    start), the batch estimate is not."""
+    df = simulate("prompts-many/calibrated", "grpo", CFG.replace(k=256, steps=1))
+    assert "pass@256" in df and "pass@256_est" not in df
+    problem = get_problem("prompts-many/calibrated")
+    z = problem.init_logits(1)
+    p = problem.success_prob(z)[0]
+    want = float(((1 - (1 - p) ** 256) * problem.prompt_probs).sum())
+    assert abs(float(df.loc[df.step == 0, "pass@256"].iloc[0]) - want) < 1e-12

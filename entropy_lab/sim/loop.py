@@ -259,7 +259,9 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
     out["reward_mean"] = batch.rewards_ng.mean((-2, -1))
     rollout = batch.data["rollout"]
     correct_bn = problem.correct(rollout, batch.rewards_ng).sum(-1)
-    out[f"pass@{cfg.k}_est"] = ctx.streams.passk_table(cfg.group_size, cfg.k)[correct_bn].mean(-1)
+    if cfg.k <= cfg.group_size:  # the unbiased estimate needs k of the G samples
+        table = ctx.streams.passk_table(cfg.group_size, cfg.k)
+        out[f"pass@{cfg.k}_est"] = table[correct_bn].mean(-1)
     return out, res.state, res.values
 
 
