@@ -248,3 +248,16 @@ def test_the_tis_preset_runs_in_verl_layout(cache, tmp_path):
     df = run_harness(tiny(cache, algo="tis", steps=2, theorem1_every=0, exact_every=0,
                           old_logp="recompute"), tmp_path / "run")
     assert "tis/weight_mean" in df and (df["tis/weight_mean"] > 0).all()
+
+
+def test_a_sampler_engine_makes_the_step_start_ratio_differ_from_one(cache, tmp_path):
+    """The KV-cache sampler with the bf16 engine's kernels against the trainer's full forward:
+    on-policy at the start of the step, some ratios differ from 1 (real arithmetic, no noise);
+    with the trainer's kernels (the default) they do not on this CPU (docs/precision.md)."""
+    rows = {}
+    for engine in ("trainer", "bf16-engine"):
+        df = run_harness(tiny(cache, steps=1, precision="bf16", engine=engine,
+                              theorem1_every=0, exact_every=0), tmp_path / engine)
+        rows[engine] = df.iloc[0]
+    assert rows["trainer"]["ratio0/frac_ne1"] == 0.0
+    assert rows["bf16-engine"]["ratio0/frac_ne1"] > 0.0

@@ -73,6 +73,10 @@ class HarnessConfig:
     """Teacher error rate at each constrained answer position."""
     sampler_path: str = "kv-cache"
     """kv-cache: incremental sampler log-probs; full: recompute them with the trainer forward."""
+    engine: str = "trainer"
+    """Kernels of the sampler (KV-cache) path, ``entropy_lab.harness.engine.ENGINES``: trainer
+    (the trainer's own kernels) or an engine in real arithmetic, e.g. bf16-engine (bf16
+    attention, norm and residual stream, split-K 4); the trainer path is unchanged."""
     old_logp: str = "rollout"
     """Old-log-prob convention of the ratio: rollout (the sampler's log-probs) or recompute (the
     trainer forward at θ_old; tis / icepop then weight by the sampler/trainer mismatch)."""
@@ -109,6 +113,9 @@ class HarnessConfig:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("sampler_path", self.sampler_path, SAMPLER_PATHS)
         check_choice("old_logp", self.old_logp, OLD_LOGP)
+        from entropy_lab.harness.engine import ENGINES
+
+        check_choice("engine", self.engine, ENGINES.names())
         for name in ("steps", "phase2_steps", "pretrain_steps", "theorem1_every", "exact_every",
                      "seed"):
             check_number(name, getattr(self, name), lo=0, integer=True)

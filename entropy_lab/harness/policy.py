@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from entropy_lab.algorithms.step import Batch
+from entropy_lab.harness.engine import engine_kernels
 from entropy_lab.harness.model import PrecisionMode
 from entropy_lab.harness.tasks import EOS, PAD
 from entropy_lab.theory import entropy
@@ -132,14 +133,17 @@ class TransformerPolicy:
         device: where the model lives.
         sampler_path: ``"kv-cache"`` (the KV-cache sampler's log-probs) or ``"full"`` (replaced
             by the trainer path's, so the sampler/trainer ratio is 1 at the start of a step).
+        engine: the sampler's kernels (``entropy_lab.harness.engine.ENGINES``; ``"trainer"``:
+            the trainer's own).
     """
 
     ratio_dtype = None
     loss_dtype = None
 
-    def __init__(self, model, mode: PrecisionMode, task, device, sampler_path: str = "kv-cache"):
+    def __init__(self, model, mode: PrecisionMode, task, device, sampler_path: str = "kv-cache",
+                 engine: str = "trainer"):
         self.model, self.mode, self.task, self.device = model, mode, task, device
-        self.sampler_path = sampler_path
+        self.sampler_path, self.engine = sampler_path, engine
 
     def parameters(self) -> list[torch.Tensor]:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -148,8 +152,9 @@ class TransformerPolicy:
         """G responses to each of the N task parameters ``prompts`` ``[N]``; ``data`` is the
         :class:`Rollout`."""
         params_b = prompts.repeat_interleave(group_size)
-        rollout = sample(self.model, self.task.prompt_ids(params_b).to(self.device),
-                         self.task.response_len, self.mode, generator)
+        with engine_kernels(self.model, self.engine):
+            rollout = sample(self.model, self.task.prompt_ids(params_b).to(self.device),
+                             self.task.response_len, self.mode, generator)
         if self.sampler_path == "full":
             rollout = recompute_old_logp(self.model, rollout, self.mode)
         rewards_ng = self.task.reward(params_b, rollout.tokens_bt).view(-1, group_size)

@@ -161,7 +161,7 @@ def rl_step(s: Session, cfg: HarnessConfig, device: torch.device) -> dict:
     metrics row (see the README for each key)."""
     mode = get_mode(cfg.precision)
     n, g = cfg.prompts_per_step, cfg.group_size
-    policy = TransformerPolicy(s.model, mode, s.task, device, cfg.sampler_path)
+    policy = TransformerPolicy(s.model, mode, s.task, device, cfg.sampler_path, cfg.engine)
     params_n = s.task.sample_params(n, s.gen_cpu)
     t0 = _sync(device)
     batch = policy.sample(params_n, g, s.gen_dev)
