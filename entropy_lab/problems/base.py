@@ -102,6 +102,8 @@ class TabularProblem:
             define correctness otherwise and say so, e.g. the MDP's goal states).
         task: the reward variant this instance carries ("A" unless built by ``with_task``).
         name: a readable id (the preset id where built by ``get_problem``).
+        fixed_length: every episode takes exactly T steps (bandits, token trees); problems with
+            variable-length episodes set it False and give :meth:`length_moments`.
         task_builder: ``task -> problem`` of the same structure with another reward (set by
             ``get_problem``; :meth:`with_task` needs it).
 
@@ -118,6 +120,7 @@ class TabularProblem:
     success_threshold: float = 1.0
     task: str = "A"
     name: str = "problem"
+    fixed_length: bool = True
     task_builder: Callable[[str], TabularProblem] | None = None
 
     def _setup(
@@ -222,6 +225,27 @@ class TabularProblem:
     def success_prob(self, logits: torch.Tensor) -> torch.Tensor:
         """``[B, C]`` P(one episode from prompt c is correct)."""
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- episode lengths
+    def expected_length(self, logits: torch.Tensor) -> torch.Tensor:
+        """E_π[len], the expected number of steps of one episode (prompts drawn from
+        ``prompt_probs``): Σ_s visits_s. ``[B]``."""
+        return self.visits(logits).sum(-1)
+
+    def length_moments(
+        self, logits: torch.Tensor, weights: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per-prompt expectations weighted by a function f of the episode length.
+
+        Args:
+            logits: ``[B, S, K]``.
+            weights: ``[T + 1]`` f(ℓ) for ℓ = 0..T.
+        Returns:
+            ``weight`` E_c[f(len)], ``success`` E_c[f(len)·1{correct}], ``reward``
+            E_c[f(len)·R], each ``[B, C]`` and differentiable in ``logits``.
+        """
+        raise fail("problem", self.name, "a problem with variable-length episodes that "
+                   "implements length_moments (fixed-length problems need no length weights)")
 
     def pass_at_k(self, logits: torch.Tensor, k: int) -> torch.Tensor:
         """Exact pass@k = Σ_c w_c (1 − (1 − p_c)^k), k i.i.d. episodes per prompt. ``[B]``."""

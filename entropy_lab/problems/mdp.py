@@ -24,6 +24,16 @@ An infinite discounted problem is approximated by a horizon H with γ^H negligib
 Prompts are the initial states with μ(s) > 0 (C of them, ``prompt_states``), weighted by μ.
 Correct (pass@k) = the episode enters a goal state within H steps: g_H = 1[goal], g_t(s) =
 1[goal] at terminal s, Σ_a π(a|s) Σ_{s'} P(s'|s, a) g_{t+1}(s') elsewhere, p_c = g_0(prompt c).
+
+Episode lengths vary (an episode entering a terminal state after its t-th action has t actions;
+one still running after H actions has H), so ``fixed_length`` is False when any state is
+terminal. ``length_moments`` gives E_c[f(len)·X] for X ∈ {1, 1[correct], R} by the forward
+programme run per prompt, carrying beside d_t the return collected so far,
+u_t(s) = E[Σ_{τ<t} γ^τ r_τ; s_t = s, alive]:
+
+    u_{t+1}(s') = Σ_{s alive, a} π(a|s) P(s'|s, a) (u_t(s) + γ^t d_t(s) r(s, a, s'))
+
+and adding f(t + 1)·(mass entering a terminal state at step t + 1), and f(H)·(all mass at H).
 """
 
 from __future__ import annotations
@@ -203,6 +213,56 @@ class TabularMDP(TabularProblem):
             cont_bs = torch.einsum("bsa,sat,bt->bs", p_bsk, p_sks, g_bs)
             g_bs = alive_s * cont_bs + goal_s
         return g_bs[:, self.prompt_states]
+
+    @property
+    def fixed_length(self) -> bool:
+        """True when no state is terminal (every episode takes H actions)."""
+        return not bool(self.terminal.any())
+
+    def length_moments(
+        self, logits: torch.Tensor, weights: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """E_c[f(len)], E_c[f(len)·1{correct}], E_c[f(len)·R] per prompt (module docstring).
+
+        Args:
+            logits: ``[B, S, K]``.
+            weights: ``[H + 1]`` f(ℓ) for ℓ = 0..H actions.
+        Returns:
+            ``weight``, ``success``, ``reward``: ``[B, C]`` each, differentiable in ``logits``.
+        """
+        check_tensor("weights", weights, ndim=1, axes=f"[H + 1] = [{self.horizon + 1}]")
+        if weights.shape[0] != self.horizon + 1:
+            raise fail("weights", weights, f"shape [H + 1] = [{self.horizon + 1}]")
+        p_bsk = torch.softmax(self.check_logits(logits), dim=-1)
+        dt = p_bsk.dtype
+        f_l = weights.to(dt)
+        alive_s, term_s, goal_s = self._alive(dt), self.terminal.to(dt), self.goal.to(dt)
+        p_sks = self.transitions.to(dt)
+        r_sks = self.rewards.to(dt)
+        if r_sks.ndim == 2:
+            r_sks = r_sks[:, :, None].expand_as(p_sks)
+        pr_sks = p_sks * r_sks
+        b, c = p_bsk.shape[0], self.prompt_states.shape[0]
+        d_bcs = torch.zeros(b, c, self.num_states, dtype=dt)
+        d_bcs[:, torch.arange(c), self.prompt_states] = 1.0
+        u_bcs = torch.zeros_like(d_bcs)
+        out = {  # a prompt state that is terminal: an episode of 0 actions
+            "weight": f_l[0] * (d_bcs * term_s).sum(-1),
+            "success": f_l[0] * (d_bcs * goal_s).sum(-1),
+            "reward": torch.zeros(b, c, dtype=dt),
+        }
+        d_bcs = d_bcs * alive_s
+        for t in range(self.horizon):
+            flow_bcsk = d_bcs[..., None] * p_bsk[:, None]
+            d_next = torch.einsum("bcsa,sat->bct", flow_bcsk, p_sks)
+            u_next = (self.discount**t) * torch.einsum("bcsa,sat->bct", flow_bcsk, pr_sks) \
+                + torch.einsum("bcs,bsa,sat->bct", u_bcs, p_bsk, p_sks)
+            ends_s = term_s if t + 1 < self.horizon else torch.ones_like(term_s)
+            out["weight"] = out["weight"] + f_l[t + 1] * (d_next * ends_s).sum(-1)
+            out["success"] = out["success"] + f_l[t + 1] * (d_next * goal_s).sum(-1)
+            out["reward"] = out["reward"] + f_l[t + 1] * (u_next * ends_s).sum(-1)
+            d_bcs, u_bcs = d_next * alive_s, u_next * alive_s
+        return out
 
     def sample(
         self,

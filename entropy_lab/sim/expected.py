@@ -28,9 +28,12 @@ any permutation-equivariant group estimator is covered (all-equal groups give th
 e.g. 0 for GRPO).
 
 c_agg converts the per-sequence surrogate (1/G)·Σ_i A_i·Σ_t ∇log π to the loss's aggregation: 1
-for ``seq-mean-token-sum``, 1/T for the mean aggregations and ``seq-mean-token-sum-norm`` (T =
-the problem's horizon). This is exact when every sequence has length T (bandits, token trees);
-for variable lengths it is the documented approximation E[1/len] ≈ 1/T.
+for ``seq-mean-token-sum``, 1/norm for ``seq-mean-token-sum-norm`` (norm = T when unset), and
+1/T for the mean aggregations where every sequence has length T (bandits, token trees). On
+variable-length problems (an MDP with terminal states) the mean aggregations weight a sequence
+by its length: ``seq-mean-token-mean`` by 1/len (exact, through the problem's dynamic
+programme) and ``token-mean`` by 1/E_π[len] (its large-batch limit); c_agg is then a
+``LengthWeighting`` evaluated at every step (entropy_lab/sim/aggregation_weights.py).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import torch
 
 from entropy_lab.algorithms.recipe import Algorithm
 from entropy_lab.registry import Registry
+from entropy_lab.sim.aggregation_weights import PER_BATCH, LengthWeighting, sequence_weighting
 from entropy_lab.validation import InputError, fail
 
 # estimator name -> fn(problem, algorithm, logits [B, S, K] leaf, config, scale) -> grad [B, S, K]
@@ -52,18 +56,19 @@ ESTIMATOR_FOR_ADVANTAGE = {
     "grpo": "group_binary",
     "dr_grpo": "group_binary",
 }
-AGG_FACTOR_IS_ONE = ("seq-mean-token-sum",)
 
 
-def aggregation_factor(algorithm, problem) -> float:
-    """c_agg: 1 for ``seq-mean-token-sum``, else 1/T (see the module docstring)."""
-    agg = getattr(algorithm, "agg", "token-mean")
-    if agg in AGG_FACTOR_IS_ONE:
-        return 1.0
-    norm = (getattr(algorithm, "loss_hp", None) or {}).get("agg_norm")
-    if agg == "seq-mean-token-sum-norm" and norm is not None:
-        return 1.0 / float(norm)
-    return 1.0 / problem.horizon
+def aggregation_factor(
+    algorithm: Algorithm, problem, geometry: str = "vanilla"
+) -> float | LengthWeighting:
+    """c_agg: a float where the aggregation weights every sequence alike (always on fixed-length
+    problems), else a ``LengthWeighting`` (module docstring and
+    entropy_lab/sim/aggregation_weights.py).
+
+    Raises:
+        InputError: no exact expected form of the aggregation on this problem (and geometry).
+    """
+    return sequence_weighting(algorithm, problem, geometry)
 
 
 def estimator_for(algorithm: Algorithm, geometry: str = "vanilla") -> str:
@@ -132,6 +137,22 @@ def group_binary_weight(p: torch.Tensor, a_pos: torch.Tensor, a_neg: torch.Tenso
     return (pmf * (a_pos - a_neg)).sum(-1)
 
 
+def mean_group_advantages(
+    p: torch.Tensor, a_pos: torch.Tensor, a_neg: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ā⁺ = Σ_j Binom(j; G − 1, p)·a⁺(j + 1) and ā⁻ = Σ_j Binom(j; G − 1, p)·a⁻(j): the expected
+    advantage of a correct / incorrect sample (w(p) = ā⁺ − ā⁻).
+
+    Args:
+        p: ``[...]`` success probabilities.
+        a_pos, a_neg: ``[G]`` from :func:`canonical_group_advantages`.
+    Returns:
+        ``(ā⁺ [...], ā⁻ [...])``.
+    """
+    pmf = binomial_pmf(p, a_pos.shape[0] - 1)
+    return (pmf * a_pos).sum(-1), (pmf * a_neg).sum(-1)
+
+
 def check_binary_rewards(problem, logits: torch.Tensor) -> None:
     """J = Σ_c P(c)·p_c holds for binary rewards; the group estimator's expectation needs it."""
     with torch.no_grad():
@@ -147,7 +168,16 @@ def check_binary_rewards(problem, logits: torch.Tensor) -> None:
 
 @EXPECTED.register("exact_pg")
 def exact_pg_grad(problem, algorithm, logits, config, scale: float) -> torch.Tensor:
-    """Loss gradient −c_agg·∇J (vanilla) or −c_agg·(Q − V) (natural); ``[B, S, K]``."""
+    """Loss gradient −c_agg·∇J (vanilla) or −c_agg·(Q − V) (natural); ``[B, S, K]``.
+
+    With a ``LengthWeighting`` (variable lengths): the per-batch limit or the per-sequence form
+    of entropy_lab/sim/aggregation_weights.py.
+    """
+    if isinstance(scale, LengthWeighting):
+        if scale.kind == PER_BATCH:
+            unit = exact_pg_grad(problem, algorithm, logits, config, 1.0)
+            return scale.per_batch(problem, logits, unit)
+        return scale.exact_pg(problem, algorithm.advantages, logits, config)
     with torch.no_grad():
         if config.geometry == "natural":
             q_bsk = problem.action_values(logits)
@@ -158,8 +188,19 @@ def exact_pg_grad(problem, algorithm, logits, config, scale: float) -> torch.Ten
 
 @EXPECTED.register("group_binary")
 def group_binary_grad(problem, algorithm, logits, config, scale: float) -> torch.Tensor:
-    """Loss gradient −c_agg·Σ_c P(c)·w(p_c)·∇p_c by one backward pass; ``[B, S, K]``."""
+    """Loss gradient −c_agg·Σ_c P(c)·w(p_c)·∇p_c by one backward pass; ``[B, S, K]``.
+
+    With a ``LengthWeighting`` (variable lengths): the per-batch limit or the per-sequence form
+    of entropy_lab/sim/aggregation_weights.py.
+    """
     a_pos, a_neg = canonical_group_advantages(algorithm.advantages, config.group_size)
+    if isinstance(scale, LengthWeighting):
+        if scale.kind == PER_BATCH:
+            unit = group_binary_grad(problem, algorithm, logits, config, 1.0)
+            return scale.per_batch(problem, logits, unit)
+        with torch.no_grad():
+            mean_pos, mean_neg = mean_group_advantages(problem.success_prob(logits), a_pos, a_neg)
+        return scale.group_binary(problem, logits, config, mean_pos, mean_neg)
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
         p_bc = problem.success_prob(z)

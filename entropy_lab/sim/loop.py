@@ -77,7 +77,7 @@ class Context:
     pipeline: object
     streams: Streams
     estimator: str | None = None
-    agg_scale: float = 1.0
+    agg_scale: float | exp.LengthWeighting = 1.0
     guard: StepGuard = field(default_factory=StepGuard)
 
 
@@ -141,7 +141,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
                   Streams(config, generator))
     if config.mode == "expected":
         ctx.estimator = exp.estimator_for(algorithm, config.geometry)
-        ctx.agg_scale = exp.aggregation_factor(algorithm, problem)
+        ctx.agg_scale = exp.aggregation_factor(algorithm, problem, config.geometry)
     tasks = {"A": problem}
     if config.switch_task_at is not None:
         tasks["B"] = problem.with_task("B")
