@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 
 from entropy_lab.validation import InputError
 
@@ -31,6 +32,14 @@ COMMANDS = {
     "harness": "RL on a small transformer with LoRA, in bf16 / fp16 / fp32",
     "bench": "speed and memory benchmarks, each with its ratio against a reference",
 }
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, wrapped at spaces only (never inside ``cpu-tiny`` or
+    ``fp32-logprobs``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def _command_module(name: str):
@@ -46,7 +55,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub.required = True
     wanted = next((a for a in (argv or []) if a in COMMANDS), None)
     for name, help_text in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=HelpFormatter)
         # Only the chosen command's module is imported (and so only its arguments are known).
         if name == wanted:
             _command_module(name).add_arguments(p)

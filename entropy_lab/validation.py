@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -76,6 +77,46 @@ def check_choice(name: str, value: object, choices: Iterable[object]) -> object:
     if value not in choices:
         raise fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value
+
+
+def choice_field(default: object, choices: Sequence[object] | Callable[[], Iterable[object]],
+                 spelling: Callable[[object], object] | None = None):
+    """A dataclass field whose value must be one of ``choices``: the one place they are named.
+
+    ``choices`` is a tuple, or a zero-argument function returning a registry's names (called
+    when the choices are needed, so a registry is imported lazily). ``spelling`` maps other
+    accepted spellings onto the canonical one (e.g. ``fp32-logprobs`` -> ``fp32_logprobs``)
+    before the check. A field whose default is None also accepts None.
+    :func:`check_field_choices` (in ``__post_init__``) validates every such field, and the
+    command line offers the same choices (``entropy_lab/commands/_config_args.py``)::
+
+        mode: str = choice_field("sampled", MODES)
+    """
+    return dataclasses.field(default=default,
+                             metadata={"choices": choices, "spelling": spelling})
+
+
+def field_choices(field: dataclasses.Field) -> list | None:
+    """The allowed values of a :func:`choice_field` (None for any other field)."""
+    choices = field.metadata.get("choices")
+    if choices is None:
+        return None
+    return list(choices() if callable(choices) else choices)
+
+
+def check_field_choices(obj: object) -> None:
+    """Check every :func:`choice_field` of the frozen dataclass instance ``obj``, first putting
+    its value in the canonical spelling (None passes where it is the field's default)."""
+    for field in dataclasses.fields(obj):
+        choices = field_choices(field)
+        value = getattr(obj, field.name)
+        if choices is None or (value is None and field.default is None):
+            continue
+        spelling = field.metadata.get("spelling")
+        if spelling is not None and value is not None:
+            value = spelling(value)
+            object.__setattr__(obj, field.name, value)
+        check_choice(field.name, value, choices)
 
 
 def check_tensor(

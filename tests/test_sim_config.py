@@ -23,6 +23,7 @@ TINY = dict(steps=1, seeds=1, n_prompts=1, group_size=4, k=2)
     ({"geometry": "fisher"}, r"geometry='fisher'"),
     ({"switch_task_at": 5, "steps": 3}, r"switch_task_at=5 is not allowed: expected an integer"),
     ({"precision": 3}, r"precision=3"),
+    ({"precision": "bf17"}, r"precision='bf17' is not allowed: expected one of 'exact', .*'bf16'"),
 ])
 def test_config_rejects(kwargs, match):
     with pytest.raises(InputError, match=match):

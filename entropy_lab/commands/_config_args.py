@@ -1,12 +1,14 @@
 """Command-line flags generated from a frozen config dataclass: one ``--field-name`` per field,
-its help the field's docstring (units included) and its default.
+its help the field's docstring (units included) and its default, its allowed values those of
+the field's :func:`~entropy_lab.validation.choice_field` (the ones ``__post_init__`` checks).
 
     add_config_arguments(parser, SimConfig)                 # --steps, --seeds, --lr, ...
     overrides = config_overrides(args, SimConfig)           # only the flags the user gave
 
 Every flag's argparse default is None, so "not given" is distinguishable and the config's own
 default (or a preset's) applies; the help still shows that default. A field without a docstring
-is an error here, so a new field cannot reach the CLI undocumented.
+is an error here, so a new field cannot reach the CLI undocumented. A few choices show in the
+flag (``--mode {sampled,expected}``); a registry's longer list is written out in the help.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import dataclasses
 import inspect
 import textwrap
 
+from entropy_lab.validation import field_choices
+
 _SCALARS = {"int": int, "float": float, "str": str}
+# At most this many choices are shown in the flag itself as {a,b,...}; more are listed in the help.
+INLINE_CHOICES = 6
 
 
 def field_docs(cls) -> dict[str, str]:
@@ -51,6 +57,36 @@ def _default_text(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _spelled(scalar, spelling):
+    def parse(text):
+        return spelling(scalar(text))
+
+    parse.__name__ = scalar.__name__  # argparse names the type in its errors
+    return parse
+
+
+def choice_kwargs(choices, metavar: str = "NAME") -> tuple[dict, str | None]:
+    """``add_argument`` keywords for a flag with these allowed values (None: any value), and
+    the text listing them for the help (None where the flag itself shows them).
+
+    Up to ``INLINE_CHOICES`` show in the flag (``--mode {sampled,expected}``); a longer list
+    (a registry's names) keeps ``metavar`` and is listed in the help: ``"one of: a, b, ..."``.
+    """
+    if choices is None:
+        return {"metavar": metavar}, None
+    choices = list(choices)
+    if len(choices) <= INLINE_CHOICES:
+        return {"choices": choices, "metavar": None}, None  # argparse shows {a,b,...}
+    return {"choices": choices, "metavar": metavar}, "one of: " + ", ".join(map(str, choices))
+
+
+def choice_argument(parser, flag: str, choices, help_text: str, metavar: str = "NAME", **kw):
+    """A flag (not a config field) whose values come from a registry: listed as for fields."""
+    extra, listing = choice_kwargs(choices, metavar)
+    help_text = f"{help_text}; {listing}" if listing else help_text
+    return parser.add_argument(flag, help=help_text.replace("%", "%%"), **extra, **kw)
+
+
 def add_config_arguments(parser, cls, *, skip=(), aliases=None, defaults=None,
                          extra_default=None) -> list[str]:
     """Add one flag per field of ``cls`` (not in ``skip``); return the field names added.
@@ -78,15 +114,20 @@ def add_config_arguments(parser, cls, *, skip=(), aliases=None, defaults=None,
         default = defaults.get(f.name, f.default)
         text = f"default: {_default_text(default)}"
         more = extra_default(f.name) if extra_default else None
-        help_text = f"{docs[f.name]} ({text}{'; ' + more if more else ''})".replace("%", "%%")
+        extra, listing = choice_kwargs(field_choices(f),
+                                       f.metadata.get("metavar") or f.name.upper())
+        notes = "; ".join(n for n in (listing, text, more) if n)
         flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, [])]
-        kw = dict(dest=f.name, default=None, help=help_text)
+        kw = dict(dest=f.name, default=None, help=f"{docs[f.name]} ({notes})".replace("%", "%%"),
+                  **extra)
+        spelling = f.metadata.get("spelling")  # other accepted spellings -> the canonical one
+        parse = scalar if spelling is None else _spelled(scalar, spelling)
         if scalar is bool:
             parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
         elif many:
-            parser.add_argument(*flags, type=scalar, nargs="+", metavar=f.name.upper(), **kw)
+            parser.add_argument(*flags, type=parse, nargs="+", **kw)
         else:
-            parser.add_argument(*flags, type=scalar, metavar=f.name.upper(), **kw)
+            parser.add_argument(*flags, type=parse, **kw)
         added.append(f.name)
     return added
 

@@ -18,11 +18,15 @@ from entropy_lab.commands._sets import add_set_argument, parse_sets
 
 
 def add_arguments(p) -> None:
-    from entropy_lab.commands._config_args import add_config_arguments
+    from entropy_lab.algorithms import preset_names
+    from entropy_lab.commands._config_args import add_config_arguments, choice_argument
+    from entropy_lab.problems import problem_names
     from entropy_lab.sim.config import SimConfig
 
-    p.add_argument("--problem", required=True, metavar="ID", help="problem preset id")
-    p.add_argument("--algo", required=True, metavar="NAME", help="algorithm preset name")
+    choice_argument(p, "--problem", problem_names(),
+                    'problem preset (docs/worlds.md, "Problems")', metavar="ID", required=True)
+    choice_argument(p, "--algo", preset_names(),
+                    'algorithm preset (docs/algorithms.md, "Presets")', required=True)
     add_config_arguments(p.add_argument_group("simulation (SimConfig fields)"), SimConfig)
     add_set_argument(p, "SimConfig fields, problem.<key> or algorithm hyperparameters")
     p.add_argument("--out", metavar="FILE", help="write the frame (.parquet or .csv)")

@@ -1,11 +1,12 @@
 """`entropy-lab sweep`: a grid of `sim` runs, here or on Ray; one concatenated DataFrame.
 
     entropy-lab sweep --problem bandit/calibrated --grid algorithm=grpo,rloo --grid lr=0.1,0.3 \
-        [--steps 200 --seeds 32 --mode sampled] [--set group_size=16 ...] \
+        [--steps 200 --seeds 32 --mode sampled ...] [--set group_size=16 ...] \
         [--backend local|ray] [--address auto] [--store cells/] --out sweep.parquet [--force]
 
 ``--grid KEY=V1,V2,...`` adds a grid axis (the cells are the Cartesian product; values are Python
-literals where they parse as one); ``--set`` overrides are shared by every cell. ``--store DIR``
+literals where they parse as one); every SimConfig field is a flag (as in ``entropy-lab sim``)
+and, like ``--set`` overrides, is shared by every cell. ``--store DIR``
 saves each cell as it finishes, and a rerun with the same DIR runs only the cells not yet saved.
 ``--backend ray`` runs each cell as a Ray task: on a local Ray, or on the cluster at ``--address``.
 """
@@ -19,13 +20,19 @@ from entropy_lab.validation import fail
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--problem", required=True, metavar="ID", help="problem preset id")
+    from entropy_lab.algorithms import preset_names
+    from entropy_lab.commands._config_args import add_config_arguments, choice_argument
+    from entropy_lab.problems import problem_names
+    from entropy_lab.sim.config import SimConfig
+
+    choice_argument(p, "--problem", problem_names(),
+                    'problem preset of every cell (docs/worlds.md, "Problems")', metavar="ID",
+                    required=True)
     p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
                    help="a grid axis (repeat for more axes)")
-    p.add_argument("--algo", metavar="NAME", help="the algorithm of cells without one in --grid")
-    p.add_argument("--steps", type=int, default=200, help="training iterations")
-    p.add_argument("--seeds", type=int, default=8, help="replicas per cell (a tensor dim)")
-    p.add_argument("--mode", choices=("sampled", "expected"), default="sampled")
+    choice_argument(p, "--algo", preset_names(), "the algorithm preset of cells without one "
+                    "in --grid")
+    add_config_arguments(p.add_argument_group("every cell (SimConfig fields)"), SimConfig)
     add_set_argument(p, "overrides shared by every cell")
     p.add_argument("--backend", choices=("local", "ray"), default="local")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
@@ -53,13 +60,15 @@ def _literal(text: str):
 
 
 def run(args) -> int:
+    from entropy_lab.commands._config_args import config_overrides
     from entropy_lab.sim import sweep
+    from entropy_lab.sim.config import SimConfig
     from entropy_lab.sim.io import check_output, write_frame
 
     check_output(args.out, args.force)  # fail before the sweep, not after it
     if args.address is not None and args.backend != "ray":
         raise fail("--address", args.address, "only with --backend ray")
-    common = {"steps": args.steps, "seeds": args.seeds, "mode": args.mode}
+    common = config_overrides(args, SimConfig)
     common.update(parse_sets(args.set))
     if args.algo is not None:
         common["algorithm"] = args.algo

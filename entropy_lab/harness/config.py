@@ -12,31 +12,62 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from entropy_lab.precision.pipelines import precision_name
 from entropy_lab.registry import Registry
-from entropy_lab.validation import InputError, check_choice, check_number, fail
+from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
 PRESETS: Registry = Registry("harness preset")
-PRECISIONS = ("bf16", "fp16", "fp32", "fp32_logprobs")
 SAMPLER_PATHS = ("kv-cache", "full")
 OLD_LOGP = ("rollout", "recompute")
+
+
+# The registry-backed choices, read when needed (a registry may grow after this import).
+def task_names() -> list[str]:
+    """The registered tasks (``entropy_lab/harness/tasks.py``)."""
+    from entropy_lab.harness.tasks import TASKS
+
+    return TASKS.names()
+
+
+def algo_names() -> list[str]:
+    """The algorithm presets (``entropy_lab.algorithms.preset_names()``)."""
+    from entropy_lab.algorithms import preset_names
+
+    return preset_names()
+
+
+def engine_names() -> list[str]:
+    """The sampler engines (``entropy_lab/harness/engine.py``)."""
+    from entropy_lab.harness.engine import ENGINES
+
+    return ENGINES.names()
+
+
+def precision_names() -> list[str]:
+    """The precision modes (``entropy_lab/harness/model.py``), named as the simulator's
+    pipelines."""
+    from entropy_lab.harness.model import PRECISION_MODES
+
+    return PRECISION_MODES.names()
 
 
 @dataclass(frozen=True)
 class HarnessConfig:
     """One harness run (pretraining + RL, optionally a second RL phase on another task)."""
 
-    task: str = "digitsum"
-    """Task trained in RL phase 1 (``tasks.TASKS``)."""
-    algo: str = "grpo"
-    """Algorithm preset name (``entropy_lab.algorithms.preset_names()``)."""
+    task: str = choice_field("digitsum", task_names)
+    """Task trained in RL phase 1 (``docs/worlds.md``, "Harness")."""
+    algo: str = choice_field("grpo", algo_names)
+    """Algorithm preset (``docs/algorithms.md``, "Presets")."""
     algo_overrides: tuple[tuple[str, object], ...] = ()
     """Extra ``get_preset`` overrides as (key, value) pairs, e.g. (("eps_high", 0.3),)."""
-    precision: str = "fp32"
-    """bf16 | fp16 (with loss scaling) | fp32 | fp32_logprobs (bf16 forward, fp32 log-softmax);
-    the simulator's pipeline names, ``fp32-logprobs`` accepted (``entropy_lab.precision``)."""
+    precision: str = choice_field("fp32", precision_names, precision_name)
+    """Where the policy rounds: bf16 or fp16 end to end (fp16 with loss scaling), fp32, or
+    fp32_logprobs (bf16 forward, fp32 log-softmax; fp32-logprobs accepted): the simulator's
+    pipeline names (``docs/precision.md``, "Pipelines")."""
     steps: int = 4
     """RL steps in phase 1."""
-    phase2_task: str | None = None
+    phase2_task: str | None = choice_field(None, task_names)
     """If set, a second RL phase on this task starts from the phase-1 policy (adapter merged)."""
     phase2_steps: int = 0
     """RL steps in phase 2."""
@@ -71,13 +102,13 @@ class HarnessConfig:
     """Teacher digit preference p(d) ∝ exp(−skew·rank(d)): larger = more peaked."""
     error_rate: float = 0.4
     """Teacher error rate at each constrained answer position."""
-    sampler_path: str = "kv-cache"
+    sampler_path: str = choice_field("kv-cache", SAMPLER_PATHS)
     """kv-cache: incremental sampler log-probs; full: recompute them with the trainer forward."""
-    engine: str = "trainer"
+    engine: str = choice_field("trainer", engine_names)
     """Kernels of the sampler (KV-cache) path, ``entropy_lab.harness.engine.ENGINES``: trainer
     (the trainer's own kernels) or an engine in real arithmetic, e.g. bf16-engine (bf16
     attention, norm and residual stream, split-K 4); the trainer path is unchanged."""
-    old_logp: str = "rollout"
+    old_logp: str = choice_field("rollout", OLD_LOGP)
     """Old-log-prob convention of the ratio: rollout (the sampler's log-probs) or recompute (the
     trainer forward at θ_old; tis / icepop then weight by the sampler/trainer mismatch)."""
     pass_k: int = 4
@@ -93,29 +124,14 @@ class HarnessConfig:
     seed: int = 0
     """Seed of the model init and pretraining data, and (offset per RL phase) of the adapters,
     the sampler, the evaluation batch and the minibatch schedule."""
-    device: str = "auto"
-    """auto | cpu | cuda | cuda:N."""
+    device: str = dataclasses.field(default="auto", metadata={"metavar": "{auto,cpu,cuda,cuda:N}"})
+    """The torch device: auto = cuda when available, else cpu; cuda:N = the N-th GPU."""
     cache_dir: str | None = None
-    """Where pretrained checkpoints are cached (default: ``$ENTROPY_LAB_CACHE/harness``, else
-    ``<checkout or cwd>/cache/harness``)."""
+    """Folder of the cached pretrained checkpoints; None: ``$ENTROPY_LAB_CACHE/harness``, else
+    ``<checkout or cwd>/cache/harness``."""
 
     def __post_init__(self):
-        from entropy_lab.algorithms import preset_names
-        from entropy_lab.harness.tasks import TASKS
-
-        check_choice("task", self.task, TASKS.names())
-        check_choice("algo", self.algo, preset_names())
-        if self.phase2_task is not None:
-            check_choice("phase2_task", self.phase2_task, TASKS.names())
-        from entropy_lab.precision.pipelines import precision_name
-
-        object.__setattr__(self, "precision", precision_name(self.precision))
-        check_choice("precision", self.precision, PRECISIONS)
-        check_choice("sampler_path", self.sampler_path, SAMPLER_PATHS)
-        check_choice("old_logp", self.old_logp, OLD_LOGP)
-        from entropy_lab.harness.engine import ENGINES
-
-        check_choice("engine", self.engine, ENGINES.names())
+        check_field_choices(self)  # task algo precision phase2_task sampler_path engine old_logp
         for name in ("steps", "phase2_steps", "pretrain_steps", "theorem1_every", "exact_every",
                      "seed"):
             check_number(name, getattr(self, name), lo=0, integer=True)

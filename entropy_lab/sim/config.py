@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from entropy_lab.validation import InputError, check_choice, check_number, fail
+from entropy_lab.precision.pipelines import precision_name
+from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
 MODES = ("sampled", "expected")
 OPTIMIZERS = ("sgd", "adam")
@@ -19,6 +20,21 @@ RNG_MODES = ("batched", "per_seed")
 OLD_LOGP = ("rollout", "recompute")
 # Advantage estimators that normalise or baseline within a group of G samples of one prompt.
 GROUP_ADVANTAGES = ("grpo", "dr_grpo", "rloo")
+
+
+def precision_names() -> tuple[str, ...]:
+    """The values of ``SimConfig.precision``: ``"exact"`` (= None) and every registered
+    pipeline (``entropy_lab.precision.pipeline_names()``, imported when first needed)."""
+    from entropy_lab.precision import pipeline_names  # lazy: precision imports much more
+
+    return ("exact", *pipeline_names())
+
+
+def policy_names() -> list[str]:
+    """The values of ``SimConfig.policy`` (``entropy_lab.policies.policy_names()``)."""
+    from entropy_lab.policies import policy_names as names  # read when needed
+
+    return names()
 
 
 @dataclass(frozen=True)
@@ -31,9 +47,9 @@ class SimConfig:
     """B, independent replicas batched as the leading tensor dim."""
     lr: float = 0.1
     """Optimizer learning rate on the logits."""
-    optimizer: str = "sgd"
-    """``"sgd"`` or ``"adam"`` (torch.optim, default hyperparameters otherwise)."""
-    mode: str = "sampled"
+    optimizer: str = choice_field("sgd", OPTIMIZERS)
+    """The torch.optim optimizer of the logits (its default hyperparameters otherwise)."""
+    mode: str = choice_field("sampled", MODES)
     """``"sampled"``: N prompts × G samples per batch; ``"expected"``: the exact expected update."""
     n_prompts: int = 8
     """N, prompts (contexts / initial states) drawn per batch in sampled mode."""
@@ -44,47 +60,40 @@ class SimConfig:
     reported only when k <= G (it is estimated from the G samples of each prompt)."""
     switch_task_at: int | None = None
     """Reward task A for iterations 1..switch_task_at, then task B (``problem.with_task("B")``)."""
-    precision: str | None = None
-    """Name of a precision pipeline (``entropy_lab.precision``); None = exact float64 both paths."""
-    policy: str = "tabular"
+    precision: str | None = choice_field(None, precision_names, precision_name)
+    """A precision pipeline (``docs/precision.md``, "Pipelines") computing the sampler's and the
+    trainer's log-probs (hyphens read as underscores); None or ``"exact"``: exact float64 on
+    both paths."""
+    policy: str = choice_field("tabular", policy_names)
     """What is trained: ``"tabular"`` (one free logit per state and action), or a policy with
     parameters shared across states, ``"loglinear"``, ``"lowrank"``, ``"mlp"``
     (``entropy_lab.policies``; options as ``policy.<key>`` overrides, e.g. ``policy.rank``)."""
-    old_logp: str = "rollout"
+    old_logp: str = choice_field("rollout", OLD_LOGP)
     """Old-log-prob convention of the ratio: ``"rollout"`` (the sampler path's log-probs) or
     ``"recompute"`` (the trainer path at θ_old; tis / icepop then see the sampler's); see
     ``entropy_lab.algorithms.conventions``."""
-    geometry: str = "vanilla"
+    geometry: str = choice_field("vanilla", GEOMETRIES)
     """Expected mode, exact-advantage REINFORCE only: ``"vanilla"`` ∇J or ``"natural"`` Q − V."""
     seed: int = 0
     """Base seed of the generators when no generator is passed (and of the minibatch schedule)."""
     first_seed: int = 0
     """Seed ids are first_seed .. first_seed + seeds − 1 (the ``seed`` column)."""
-    rng: str = "batched"
+    rng: str = choice_field("batched", RNG_MODES)
     """``"batched"``: one generator for all seeds (fastest); ``"per_seed"``: each seed id owns a
     generator, so a seed's trajectory does not depend on which other seeds share the batch."""
 
     def __post_init__(self) -> None:
+        check_field_choices(self)  # optimizer, mode, precision, policy, old_logp, geometry, rng
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("seeds", self.seeds, lo=1, integer=True)
         check_number("lr", self.lr, lo=0.0, lo_open=True)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("mode", self.mode, MODES)
         check_number("n_prompts", self.n_prompts, lo=1, integer=True)
         check_number("group_size", self.group_size, lo=1, integer=True)
         check_number("k", self.k, lo=1, integer=True)
         if self.switch_task_at is not None:
             check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
-        if self.precision is not None and not isinstance(self.precision, str):
-            raise fail("precision", self.precision, "None or the name of a precision pipeline")
-        from entropy_lab.policies import policy_names
-
-        check_choice("policy", self.policy, policy_names())
-        check_choice("old_logp", self.old_logp, OLD_LOGP)
-        check_choice("geometry", self.geometry, GEOMETRIES)
         check_number("seed", self.seed, lo=0, integer=True)
         check_number("first_seed", self.first_seed, lo=0, integer=True)
-        check_choice("rng", self.rng, RNG_MODES)
 
     @classmethod
     def field_names(cls) -> list[str]:

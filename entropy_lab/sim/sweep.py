@@ -38,9 +38,14 @@ class Cell:
     """One run of a sweep: its grid values and everything :func:`simulate` needs."""
 
     values: dict
+    """This cell's grid values, ``{key: value}`` (``algorithm``, ``problem``, SimConfig fields,
+    ``problem.<key>`` or algorithm hyperparameters); they become the frame's leading columns."""
     problem: object
+    """The problem (preset id or object) unless ``values`` has a ``problem`` key."""
     config: object = None
+    """The base SimConfig (None: the defaults); ``common`` and ``values`` override its fields."""
     common: dict = field(default_factory=dict)
+    """Overrides shared by every cell of the sweep (``values`` win over them)."""
 
 
 class Backend(Protocol):
@@ -99,10 +104,12 @@ def cell_key(index: int, cell: Cell) -> str:
 
 @dataclass(frozen=True)
 class StoredCell:
-    """``fn`` of one cell that also writes its frame to ``path`` (parquet, atomic) when done."""
+    """``fn`` of one cell that also writes its frame into ``folder`` (parquet, atomic) when done."""
 
     fn: object
+    """Runs one :class:`Cell` and returns its frame (e.g. :func:`run_cell`)."""
     folder: str
+    """The store folder; the frame goes to ``<folder>/<cell key>.parquet``."""
 
     def __call__(self, item: tuple[str, Cell]) -> pd.DataFrame:
         from entropy_lab.sim.io import write_frame
