@@ -130,3 +130,18 @@ def test_non_affine_advantage_is_refused():
         (1 - 1 / 7, -1.0, 0.0))
     with pytest.raises(InputError, match="affine"):
         affine_advantage(lambda r: r**2, 4)
+
+
+@pytest.mark.parametrize("preset", ["grpo", "rloo"])
+@pytest.mark.parametrize("agg", aggregation_names())
+def test_expected_is_sampled_mean_loglinear_policy(agg, preset):
+    """A policy with parameters shared across states (log-linear, 8 random features fixed for
+    every replica, θ_0 = 0, so all replicas start from one θ): the expected update is the
+    logit gradient pulled back through z(θ) (entropy_lab/sim/params.py). Same rule as above;
+    the update compared is the logit change Δz = z(θ_1) − z(θ_0)."""
+    mdp = get_problem("mdp/calibrated")
+    features = torch.randn(mdp.num_states, mdp.num_actions, 8,
+                           generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    c = compare_expected_sampled("mdp/calibrated", preset, agg=agg, policy="loglinear",
+                                 **{"policy.features": features}, **_budget(125))
+    _assert_rule(c, f"loglinear {preset}/{agg}")

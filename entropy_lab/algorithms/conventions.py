@@ -31,6 +31,9 @@ from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, fail
 
 OLD_SOURCES = ("sampler", "recompute")
+TRAINING_CONVENTIONS = ("rollout", "recompute")
+"""The conventions a training step runs (``old_logp`` of SimConfig / HarnessConfig); the
+weighted ones are the ``tis`` / ``icepop`` losses under ``recompute``."""
 WEIGHTS = ("none", "tis", "icepop")
 LAYOUTS = ("same", "reordered")
 

@@ -12,13 +12,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from entropy_lab.algorithms.conventions import TRAINING_CONVENTIONS as OLD_LOGP
 from entropy_lab.precision.pipelines import precision_name
 from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
 PRESETS: Registry = Registry("harness preset")
 SAMPLER_PATHS = ("kv-cache", "full")
-OLD_LOGP = ("rollout", "recompute")
 
 
 # The registry-backed choices, read when needed (a registry may grow after this import).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from entropy_lab.algorithms.conventions import TRAINING_CONVENTIONS as OLD_LOGP
 from entropy_lab.precision.pipelines import precision_name
 from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
@@ -17,7 +18,7 @@ MODES = ("sampled", "expected")
 OPTIMIZERS = ("sgd", "adam")
 GEOMETRIES = ("vanilla", "natural")
 RNG_MODES = ("batched", "per_seed")
-OLD_LOGP = ("rollout", "recompute")
+
 # Advantage estimators that normalise or baseline within a group of G samples of one prompt.
 GROUP_ADVANTAGES = ("grpo", "dr_grpo", "rloo")
 
