@@ -122,6 +122,9 @@ class TabularProblem:
     name: str = "problem"
     fixed_length: bool = True
     task_builder: Callable[[str], TabularProblem] | None = None
+    has_entropy_ceiling: bool = False
+    """Whether the problem defines ``entropy_ceiling(success [...]) -> [...]``: H_max(J), the most
+    token entropy of any policy with success J (multi-prompt bandits with 0/1 correctness)."""
 
     def _setup(
         self,

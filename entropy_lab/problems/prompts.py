@@ -105,6 +105,13 @@ class PromptBandit(ContextualBandit):
         """``[C]`` m_c: answers whose reward is correct with probability 1."""
         return self.correct_arms.sum(-1).to(torch.float64)
 
+    @property
+    def has_entropy_ceiling(self) -> bool:
+        """Whether :meth:`entropy_ceiling` is defined: 0/1 correctness and 1 <= m_c <= K − 1."""
+        deterministic = not bool(((self.success_ck > 0) & (self.success_ck < 1)).any())
+        m = self.num_correct
+        return deterministic and bool(((m >= 1) & (m <= self.num_actions - 1)).all())
+
     def entropy_ceiling(self, success: float | torch.Tensor) -> torch.Tensor:
         """H_max(J): the most token entropy of any policy with prompt-averaged success J.
         Needs deterministic correctness (every answer correct with probability 0 or 1)."""

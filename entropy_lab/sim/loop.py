@@ -163,7 +163,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         initial["entropy_target"] = torch.full_like(before.entropy, NAN)
     else:
         initial = state
-    rec.add({**snapshot_row(before, config.k), **_controller_values(initial, static)}, "A")
+    rec.add({**snapshot_row(before, config.k), **_ceiling(problem, before),
+             **_controller_values(initial, static)}, "A")
     step_fn = STEPS.get(config.mode)
     # The loop feeds only its own, guarded intermediate results to the problem and algorithm
     # entry points: their per-call finiteness scans are replaced by one check per iteration.
@@ -187,7 +188,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             if config.mode == "expected":
                 state.update(after.entropy)
             delta = z_after - logits_before
-            row = {**snapshot_row(after, config.k), **update_row(before, after, delta),
+            row = {**snapshot_row(after, config.k), **_ceiling(prob, after),
+                   **update_row(before, after, delta),
                    **params.predictions(theta_before, before.grad_entropy, config.lr,
                                         config.optimizer),
                    **values, **metrics}
@@ -199,6 +201,13 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
 
 
 CONTROLLED = ("zeta", "eps_high", "entropy_coef")
+
+
+def _ceiling(problem, snap) -> dict:
+    """``H_max``: the entropy ceiling at the snapshot's pass@1, where the problem defines one."""
+    if not problem.has_entropy_ceiling:
+        return {}
+    return {"H_max": problem.entropy_ceiling(snap.pass1.clamp(0.0, 1.0))}
 
 
 def _static_values(algorithm) -> dict:
