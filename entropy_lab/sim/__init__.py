@@ -16,9 +16,9 @@ One row per (seed, step). Row 0 is the initial policy; row t describes iteration
   SGD, one state), else NaN; with a shared-parameter policy also dH_pred_param = ∇_θH·Δθ and
   dH_pred_orth (SGD: the tabular step on the same minibatch gradients; NaN with Adam);
 - the batch (sampled mode): reward_mean, pass@{k}_est (unbiased estimate from the G samples of
-  each prompt; only for k <= G), loss, clip/frac_low, clip/frac_high, clip/frac, ratio/mean, ratio/min, ratio/max
-  and any further loss metric (means over the minibatches; true min/max of ``*/min``,
-  ``*/max``); in
+  each prompt; only for k <= G), loss, clip/frac_low, clip/frac_high, clip/frac, ratio/mean,
+  ratio/min, ratio/max and any further loss metric (means over the minibatches; true min/max
+  of ``*/min``, ``*/max``); in
   expected mode reward_mean is the exact J the update starts from and the loss metrics are NaN;
 - zeta, eps_high, entropy_coef: the values in effect during the iteration (a controller's state,
   else the algorithm's fixed hyperparameter, else NaN), plus entropy_target (the controllers'
