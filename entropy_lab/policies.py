@@ -55,7 +55,12 @@ class Policy:
 POLICIES: Registry[Callable[..., Policy]] = Registry("policy")
 
 
-def _randn(shape, generator, scale):
+def _randn(shape, generator, scale, shared: bool = False):
+    """N(0, scale²) of ``shape`` (leading dim B); ``shared``: one draw broadcast to every seed,
+    so all replicas start from the same θ."""
+    if shared:
+        one = scale * torch.randn((1, *shape[1:]), generator=generator, dtype=F64)
+        return one.expand(shape).clone()
     return scale * torch.randn(shape, generator=generator, dtype=F64)
 
 
@@ -88,12 +93,14 @@ def loglinear(z_bsk: torch.Tensor, generator=None, *, features: torch.Tensor | N
 
 @POLICIES.register("lowrank")
 def lowrank(z_bsk: torch.Tensor, generator=None, *, rank: int = 4,
-            init_scale: float = 1.0) -> Policy:
-    """z = z0 + w + U·V (rank r): U ~ N(0, init_scale²) per seed, w = 0, V = 0."""
+            init_scale: float = 1.0, shared_init: bool = False) -> Policy:
+    """z = z0 + w + U·V (rank r): U ~ N(0, init_scale²) per seed (one draw for every seed with
+    ``shared_init``), w = 0, V = 0."""
     check_tensor("z_bsk", z_bsk, ndim=3, axes="[B, S, K]")
     check_number("rank", rank, lo=1, integer=True)
     b, s, k = z_bsk.shape
-    params = {"w": torch.zeros(b, k, dtype=F64), "U": _randn((b, s, rank), generator, init_scale),
+    params = {"w": torch.zeros(b, k, dtype=F64),
+              "U": _randn((b, s, rank), generator, init_scale, shared_init),
               "V": torch.zeros(b, rank, k, dtype=F64)}
     return Policy("lowrank", params, {"z0": z_bsk.detach().to(F64).clone()},
                   lambda p, f: f["z0"] + p["w"][:, None, :] + p["U"] @ p["V"])
@@ -101,14 +108,16 @@ def lowrank(z_bsk: torch.Tensor, generator=None, *, rank: int = 4,
 
 @POLICIES.register("mlp")
 def mlp(z_bsk: torch.Tensor, generator=None, *, embed_dim: int = 16, hidden: int = 32,
-        init_scale: float = 1.0) -> Policy:
-    """z = z0 + tanh(e W1 + b1) W2 over fixed random state embeddings e ``[S, d]``; W2 = 0."""
+        init_scale: float = 1.0, shared_init: bool = False) -> Policy:
+    """z = z0 + tanh(e W1 + b1) W2 over fixed random state embeddings e ``[S, d]``; W2 = 0; W1
+    per seed (one draw for every seed with ``shared_init``)."""
     check_tensor("z_bsk", z_bsk, ndim=3, axes="[B, S, K]")
     check_number("embed_dim", embed_dim, lo=1, integer=True)
     check_number("hidden", hidden, lo=1, integer=True)
     b, s, k = z_bsk.shape
     emb = _randn((s, embed_dim), generator, 1.0)
-    params = {"W1": _randn((b, embed_dim, hidden), generator, init_scale / embed_dim ** 0.5),
+    params = {"W1": _randn((b, embed_dim, hidden), generator, init_scale / embed_dim ** 0.5,
+                           shared_init),
               "b1": torch.zeros(b, 1, hidden, dtype=F64),
               "W2": torch.zeros(b, hidden, k, dtype=F64)}
 

@@ -145,3 +145,16 @@ def test_expected_is_sampled_mean_loglinear_policy(agg, preset):
     c = compare_expected_sampled("mdp/calibrated", preset, agg=agg, policy="loglinear",
                                  **{"policy.features": features}, **_budget(125))
     _assert_rule(c, f"loglinear {preset}/{agg}")
+
+
+@pytest.mark.parametrize("policy,options", [("lowrank", {"rank": 3}), ("mlp", {"hidden": 8})])
+@pytest.mark.parametrize("agg", ["seq-mean-token-sum", "seq-mean-token-mean"])
+def test_expected_is_sampled_mean_nonlinear_policies(policy, options, agg):
+    """lowrank and mlp policies, all replicas from one θ_0 (``shared_init``): z(θ) is nonlinear,
+    but one SGD step is linear in the gradient at θ_0, so the expected step (the exact logit
+    gradient pulled back through z(θ)) is the mean of the sampled ones. The logit change
+    includes the step's second-order term (lowrank: ΔU·ΔV), so lr is small. Same rule."""
+    kw = {f"policy.{k}": v for k, v in {**options, "shared_init": True}.items()}
+    c = compare_expected_sampled("mdp/calibrated", "grpo", agg=agg, policy=policy, lr=1e-4,
+                                 **kw, **_budget(125))
+    _assert_rule(c, f"{policy} grpo/{agg}")
