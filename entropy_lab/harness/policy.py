@@ -114,14 +114,6 @@ def trainer_logprobs(model, rollout: Rollout, mode: PrecisionMode,
     return logp_bt, logits_btv.to(mode.logp_dtype)
 
 
-def recompute_old_logp(model, rollout: Rollout, mode: PrecisionMode) -> Rollout:
-    """The ``full`` sampler path: replace the sampler log-probs by the trainer path's."""
-    with torch.no_grad():
-        logp_bt, _ = trainer_logprobs(model, rollout, mode)
-    rollout.old_logp_bt = logp_bt
-    return rollout
-
-
 class TransformerPolicy:
     """The harness's :class:`~entropy_lab.algorithms.step.Policy`: a causal LM (+ LoRA) and its
     two paths, one prompt batch at a time (no replica dims).
@@ -155,10 +147,11 @@ class TransformerPolicy:
         with engine_kernels(self.model, self.engine):
             rollout = sample(self.model, self.task.prompt_ids(params_b).to(self.device),
                              self.task.response_len, self.mode, generator)
-        if self.sampler_path == "full":
-            rollout = recompute_old_logp(self.model, rollout, self.mode)
         rewards_ng = self.task.reward(params_b, rollout.tokens_bt).view(-1, group_size)
-        return self.batch(rollout, rewards_ng.to(self.device))
+        batch = self.batch(rollout, rewards_ng.to(self.device))
+        if self.sampler_path == "full":  # the trainer's forward, computed once, stands for both
+            rollout.old_logp_bt = batch.sampler_logp_bt = self.recompute_logprobs(batch)
+        return batch
 
     @staticmethod
     def batch(rollout: Rollout, rewards_ng: torch.Tensor):
