@@ -60,7 +60,7 @@ def _worlds(problem_id="tree/calibrated", n=4, g=4):
         z += 0.3 * torch.randn(z.shape, generator=torch.Generator().manual_seed(1),
                                dtype=torch.float64)
     sim_params = SimParams(z.clone())
-    sim_logits = sim_params.leaf
+    (sim_logits,) = sim_params.parameters()
     sim = LogitsPolicy(sim_params, problem, resolve_pipeline(None), streams)
     sim_batch = sim.sample(n, g)
     rollout = sim_batch.data["rollout"]

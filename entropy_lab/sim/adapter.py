@@ -34,7 +34,6 @@ class LogitsPolicy:
 
     def __init__(self, params, problem, pipeline, streams):
         self.params = params
-        self.last_logits = None
         self.problem = problem
         self.pipeline = pipeline
         self.streams = streams
@@ -67,9 +66,8 @@ class LogitsPolicy:
     def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
         tokens = batch.data["tokens"]
         z = self.params.logits()
-        if not self.params.tabular:  # keep ∂loss/∂z of this minibatch (dH_pred_orth)
-            z.retain_grad()
-            self.last_logits = z
+        if not self.params.tabular:  # ∂loss/∂z of this minibatch, for dH_pred_orth
+            z.register_hook(self.params.add_logit_gradient)
         logp = tokens.trainer_logprobs(z, idx, generator=self.streams.shared)
         tok = tokens.token_logits(z, idx) if with_logits else None
         return logp, tok

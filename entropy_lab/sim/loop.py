@@ -162,7 +162,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         initial = algorithm.init_state(before.entropy).values()
         initial["entropy_target"] = torch.full_like(before.entropy, NAN)
     else:
-        initial = state
+        initial = state.values()
     rec.add({**snapshot_row(before, config.k), **_ceiling(problem, before),
              **_controller_values(initial, static)}, "A")
     step_fn = STEPS.get(config.mode)
@@ -176,9 +176,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
                 before = snapshot(prob, params.current(), config.k)
             logits_before = params.current().clone()
             theta_before = params.begin_step()
-            in_effect = state.values() if state is not None else None
             metrics, state, used = step_fn(ctx, prob, params, optimizer, state)
-            values = _controller_values(used if used is not None else in_effect, static)
+            values = _controller_values(used, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
             z_after = params.current()
             after = snapshot(prob, z_after, config.k)
@@ -225,11 +224,10 @@ def _static_values(algorithm) -> dict:
     return out
 
 
-def _controller_values(state, static: dict) -> dict:
-    """The values in effect this iteration: controller values (an AlgoState or its
-    ``values()``; ``[B]`` copies) over the static hyperparameters."""
+def _controller_values(in_effect: dict, static: dict) -> dict:
+    """The values in effect this iteration: the controllers' (``AlgoState.values()``, ``[B]``
+    copies) over the static hyperparameters."""
     values = dict(static)
-    in_effect = state if isinstance(state, dict) else state.values()
     for name, v in in_effect.items():
         values[name] = torch.as_tensor(v, dtype=torch.float64).detach().clone()
     return values
@@ -253,15 +251,7 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
     batch = policy.sample(cfg.n_prompts, cfg.group_size)
     ctx.guard.add("rewards", batch.rewards_ng)
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
-    update = default_update(optimizer)
-    if not params.tabular:
-        base = update
-
-        def update(loss):
-            base(loss)
-            params.add_logit_gradient(policy.last_logits.grad)
-
-    res = rl_iteration(policy, ctx.algorithm, state, batch, update,
+    res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
                        generator=ctx.streams.shared, old_logp=cfg.old_logp,
                        observe=ctx.guard.add)
     out = res.metrics
@@ -275,8 +265,9 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
 
 
 @STEPS.register("expected")
-def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, None]:
+def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, dict]:
     """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid.
+    Returns the metrics, the state and its controller values (the step does not change them).
 
     ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.
     There is no rollout: the caller creates the state from the exact initial entropy and
@@ -294,7 +285,7 @@ def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict
     optimizer.zero_grad(set_to_none=True)
     params.set_logit_gradient(grad)
     optimizer.step()
-    return out, state, None
+    return out, state, state.values()
 
 
 def _attrs(config, algorithm, problem, pipeline) -> dict:

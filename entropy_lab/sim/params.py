@@ -40,42 +40,35 @@ class SimParams:
                  options: dict | None = None, seed: int = 0):
         self.name = name
         self.tabular = name == "tabular"
-        if self.tabular:
-            if options:
-                raise fail("policy options", sorted(options), "none for the tabular policy")
-            self.leaf = init_logits.to(torch.float64).requires_grad_(True)
-            self.policy = None
-        else:
-            gen = torch.Generator().manual_seed(1_000_003 + seed)
-            self.policy = make_policy(name, init_logits, gen, **(options or {}))
-            for p in self.policy.parameters():
-                p.requires_grad_(True)
+        if self.tabular and options:
+            raise fail("policy options", sorted(options), "none for the tabular policy")
+        gen = torch.Generator().manual_seed(1_000_003 + seed)
+        self.policy = make_policy(name, init_logits, gen, **(options or {}))
+        for p in self.policy.parameters():
+            p.requires_grad_(True)
         self._z_grad = None
 
     def parameters(self) -> list[torch.Tensor]:
-        return [self.leaf] if self.tabular else self.policy.parameters()
+        return self.policy.parameters()
 
     def logits(self) -> torch.Tensor:
-        """``[B, S, K]``, differentiable w.r.t. :meth:`parameters`."""
-        return self.leaf if self.tabular else self.policy.logits()
+        """``[B, S, K]``, differentiable w.r.t. :meth:`parameters` (the tabular policy's is its
+        parameter itself)."""
+        return self.policy.logits()
 
     def current(self) -> torch.Tensor:
         """``[B, S, K]`` detached logits now."""
-        if self.tabular:
-            return self.leaf.detach()
         with torch.no_grad():
-            return self.policy.logits()
+            return self.policy.logits().detach()
 
     def set_logit_gradient(self, grad_bsk: torch.Tensor) -> None:
-        """Write ∂loss/∂z into the parameters' ``.grad`` (expected mode): the leaf's own
-        gradient, or its pull-back Jᵀg through z(θ)."""
-        if self.tabular:
-            self.leaf.grad = grad_bsk
-            return
+        """Write ∂loss/∂z into the parameters' ``.grad`` (expected mode): its pull-back Jᵀg
+        through z(θ) (g itself for the tabular policy)."""
         for p in self.parameters():
             p.grad = None
         self.logits().backward(grad_bsk)
-        self.add_logit_gradient(grad_bsk)
+        if not self.tabular:
+            self.add_logit_gradient(grad_bsk)
 
     # ------------------------------------------------------------ first-order predictions
     def begin_step(self) -> dict | None:
