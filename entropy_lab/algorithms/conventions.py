@@ -90,12 +90,16 @@ class Convention:
                        "the trainer's recompute at θ_old")
         return recompute_logp
 
+    def _rho(self, sampler_logp: torch.Tensor, recompute_logp: torch.Tensor | None):
+        """ρ = exp(ℓ_old − ℓ_s) ``[...]`` in float64."""
+        return torch.exp(self.old_logp(sampler_logp, recompute_logp).to(torch.float64)
+                         - sampler_logp.to(torch.float64))
+
     def is_weight(self, sampler_logp: torch.Tensor, recompute_logp: torch.Tensor | None):
         """w ``[...]`` float64: 1, min(ρ, C) or 1[α ≤ ρ ≤ β] with ρ = exp(ℓ_old − ℓ_s)."""
         if self.weight == "none":
             return torch.ones_like(sampler_logp, dtype=torch.float64)
-        rho = torch.exp(self.old_logp(sampler_logp, recompute_logp).to(torch.float64)
-                        - sampler_logp.to(torch.float64))
+        rho = self._rho(sampler_logp, recompute_logp)
         if self.weight == "tis":
             return rho.clamp(max=self.tis_cap)
         lo, hi = self.icepop_band
@@ -106,8 +110,7 @@ class Convention:
         IcePop: ρ outside [α, β] masked); all False without a correction."""
         if self.weight == "none":
             return torch.zeros_like(sampler_logp, dtype=torch.bool)
-        rho = torch.exp(self.old_logp(sampler_logp, recompute_logp).to(torch.float64)
-                        - sampler_logp.to(torch.float64))
+        rho = self._rho(sampler_logp, recompute_logp)
         if self.weight == "tis":
             return rho > self.tis_cap
         lo, hi = self.icepop_band
