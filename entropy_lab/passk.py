@@ -74,3 +74,39 @@ def pass_at_k(n, c, k):
     log_ratio = _log_comb_ratio(n_a, c_a, k_a)
     out = np.where(c_a == 0, 0.0, -np.expm1(log_ratio))
     return float(out) if out.ndim == 0 else out
+
+
+def exact_pass_at_k(
+    success_prob: torch.Tensor, k: int, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Exact pass@k from per-prompt success probabilities: the one definition of the simulator
+    (every problem's ``pass_at_k`` and the frame's pass@k columns) and the harness
+    (``exact/pass@k``).
+
+        pass@k = Σ_c w_c (1 − (1 − p_c)^k)      (k i.i.d. samples per prompt)
+
+    computed as −expm1(k·log1p(−p)) so p near 0 keeps its relative precision; pass@1 = Σ_c w_c
+    p_c exactly.
+
+    Args:
+        success_prob: ``[..., C]`` p_c, clamped to [0, 1] (float rounding of a sum of
+            probabilities may leave it a few ulps outside).
+        k: budget, an integer >= 1.
+        weights: ``[C]`` prompt weights w (uniform when None).
+    Returns:
+        ``[...]`` tensor of success_prob's dtype.
+    """
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise InputError(f"k={k!r} is not allowed: expected an integer >= 1")
+    p = torch.as_tensor(success_prob).clamp(0.0, 1.0)
+    if p.ndim == 0:
+        raise InputError(f"success_prob={success_prob!r} is not allowed: expected [..., C]")
+    if weights is None:
+        w = torch.full((p.shape[-1],), 1.0 / p.shape[-1], dtype=p.dtype, device=p.device)
+    else:
+        w = torch.as_tensor(weights).to(p.dtype)
+        if w.shape != p.shape[-1:]:
+            raise InputError(f"weights of shape {list(w.shape)} are not allowed: expected "
+                             f"[C] = [{p.shape[-1]}] (as success_prob)")
+    hit = p if k == 1 else -torch.expm1(int(k) * torch.log1p(-p))
+    return (hit * w).sum(-1)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from entropy_lab.passk import pass_at_k
+from entropy_lab.passk import exact_pass_at_k, pass_at_k
 from entropy_lab.validation import InputError
 
 
@@ -96,3 +96,63 @@ def test_bad_input_names_the_argument(case, args, arg):
     with pytest.raises(InputError) as info:
         pass_at_k(*args)
     assert str(info.value).startswith(f"{arg}="), str(info.value)
+
+
+# ---------------------------------------------------------------- exact pass@k: one definition
+def test_exact_pass_at_k_hand_values_and_precision():
+    p = torch.tensor([[0.1, 0.5, 1.0, 0.0]], dtype=torch.float64)
+    w = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
+    for k in (1, 2, 3, 256):
+        want = 0.4 * (1 - 0.9**k) + 0.3 * (1 - 0.5**k) + 0.2
+        assert math.isclose(float(exact_pass_at_k(p, k, w)[0]), want, rel_tol=1e-14)
+    assert float(exact_pass_at_k(p, 1)[0]) == float(p.mean())       # uniform weights, pass@1 = p̄
+    tiny = torch.tensor([1e-18], dtype=torch.float64)
+    assert math.isclose(float(exact_pass_at_k(tiny, 4)), 4e-18, rel_tol=1e-12)
+    for bad, match in (((p, 0), "k=0"), ((p, 2.5), "k=2.5"),
+                       ((p, 2, w[:3]), r"weights.*\[C\] = \[4\]"),
+                       ((torch.tensor(0.3), 2), "success_prob")):
+        with pytest.raises(InputError, match=match):
+            exact_pass_at_k(*bad)
+
+
+class _StubTask:
+    """Two prompts; prompt 0's correct set {(0,), (1,)}, prompt 1's {(3,)} (one-token responses)."""
+
+    num_prompts = 2
+    sets = {0: [[0], [1]], 1: [[3]]}
+
+    def correct_set(self, param):
+        return torch.tensor(self.sets[param])
+
+    def prompt_ids(self, params):
+        return params[:, None]
+
+
+def test_harness_and_simulator_exact_pass_at_k_are_one_definition(monkeypatch):
+    """Both worlds compute exact pass@k through entropy_lab.passk.exact_pass_at_k and agree on a
+    hand-made case: π = (0.1, 0.2, 0.3, 0.4) on every prompt, so p = (0.3, 0.4)."""
+    from entropy_lab import passk
+    from entropy_lab.harness import metrics as harness_metrics
+    from entropy_lab.problems import PromptBandit
+    from entropy_lab.sim.record import snapshot
+
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    monkeypatch.setattr(harness_metrics, "trainer_logits", lambda model, prompt, resp, mode:
+                        torch.log(probs).expand(resp.shape[0], resp.shape[1], 4))
+    calls = []
+    real = passk.exact_pass_at_k
+    monkeypatch.setattr(passk, "exact_pass_at_k",
+                        lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
+    k = 5
+    want = 0.5 * (1 - 0.7**k) + 0.5 * (1 - 0.6**k)
+    harness = harness_metrics.exact_success(None, _StubTask(), k, torch.device("cpu"))
+    assert calls == [1, k]
+    bandit = PromptBandit(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]],
+                                       dtype=torch.float64))
+    z = torch.log(probs).expand(1, 2, 4).clone()
+    sim_problem = float(bandit.pass_at_k(z, k)[0])
+    sim_frame = float(snapshot(bandit, z, k).passk[0])
+    assert calls[2:] == [k, 1, k]
+    for got in (harness[f"exact/pass@{k}"], sim_problem, sim_frame):
+        assert math.isclose(got, want, rel_tol=1e-12)
+    assert math.isclose(harness["exact/pass@1"], 0.35, rel_tol=1e-12)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from entropy_lab import passk
 from entropy_lab.validation import InputError, check_choice, check_number
 
 BANDS = ("sem", "std", "ci95", "none")
@@ -103,7 +104,8 @@ def _pearson(x_rn: np.ndarray, y_rn: np.ndarray) -> np.ndarray:
 
 
 def pass_at_k_curve(success_prob, ks, prompt_probs=None) -> np.ndarray:
-    """pass@k = Σ_c w_c·(1 − (1 − p_c)^k), exact from per-prompt success probabilities.
+    """pass@k = Σ_c w_c·(1 − (1 − p_c)^k), exact from per-prompt success probabilities, for
+    several k (``entropy_lab.passk.exact_pass_at_k``, the simulator's and the harness's definition).
 
     Args:
         success_prob: ``[..., C]`` probability that one sample from prompt c is correct.
@@ -130,10 +132,8 @@ def pass_at_k_curve(success_prob, ks, prompt_probs=None) -> np.ndarray:
                 f"prompt_probs={prompt_probs!r} is not allowed: expected [C={p.shape[-1]}] "
                 "non-negative weights summing to 1"
             )
-    with np.errstate(divide="ignore"):
-        log_fail = np.log1p(-p)  # -inf where p == 1: exp(k * -inf) = 0, pass@k = 1
-    miss_ckm = np.exp(log_fail[..., :, None] * k.astype(np.float64))
-    return np.einsum("c,...cm->...m", w, 1.0 - miss_ckm)
+    p_t, w_t = torch.from_numpy(p), torch.from_numpy(np.asarray(w, dtype=np.float64))
+    return np.stack([passk.exact_pass_at_k(p_t, int(kk), w_t).numpy() for kk in k], axis=-1)
 
 
 def convergence_order(step_sizes, errors) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from entropy_lab import passk
 from entropy_lab.harness.model import PrecisionMode
 from entropy_lab.harness.policy import trainer_logits
 from entropy_lab.harness.tasks import Task
@@ -59,7 +60,8 @@ def exact_success(model, task: Task, k: int, device: torch.device,
     """Exact pass@1 and pass@k of the policy, averaged over all prompts of ``task``.
 
     P(prompt) = Σ over the enumerated correct set of exp(Σ_t log π(y_t | y_<t)), trainer path in
-    fp32 (``mode=None``); pass@k = 1 − (1 − P)^k.
+    fp32 (``mode=None``); pass@k = mean over prompts of 1 − (1 − P)^k, by the simulator's own
+    definition (``entropy_lab.passk.exact_pass_at_k``, uniform prompt weights).
     """
     p_success = []
     for param in range(task.num_prompts):
@@ -68,5 +70,6 @@ def exact_success(model, task: Task, k: int, device: torch.device,
         logits = trainer_logits(model, prompt_cp, resp_ct, mode).double()
         logp_c = torch.log_softmax(logits, -1).gather(-1, resp_ct.unsqueeze(-1)).sum((1, 2))
         p_success.append(float(torch.exp(logp_c).sum()))
-    p = np.clip(np.array(p_success), 0.0, 1.0)
-    return {"exact/pass@1": float(p.mean()), f"exact/pass@{k}": float(np.mean(1 - (1 - p) ** k))}
+    p = torch.tensor(p_success, dtype=torch.float64)
+    return {"exact/pass@1": float(passk.exact_pass_at_k(p, 1)),
+            f"exact/pass@{k}": float(passk.exact_pass_at_k(p, k))}

@@ -1,4 +1,5 @@
-"""Tabular worlds with exact quantities: bandits, contextual bandits, token trees, MDPs.
+"""Tabular worlds with exact quantities: bandits, contextual bandits, token trees, MDPs,
+multi-prompt bandits and multi-prompt token trees.
 
 A policy is a logits tensor ``[B, S, K]`` (seeds × states × actions); every problem gives the
 exact entropy, expected reward J and its gradient, action values, pass@k, and sampling with a
@@ -9,6 +10,7 @@ from entropy_lab.problems.bandit import Bandit, ContextualBandit
 from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
 from entropy_lab.problems.mdp import TabularMDP
 from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
+from entropy_lab.problems.prompt_tree import PromptTree
 from entropy_lab.problems.prompts import PromptBandit, entropy_ceiling
 from entropy_lab.problems.tree import TokenTree, all_sequences, leaf_index
 
@@ -17,6 +19,7 @@ __all__ = [
     "Bandit",
     "ContextualBandit",
     "PromptBandit",
+    "PromptTree",
     "Rollout",
     "TabularMDP",
     "TabularProblem",

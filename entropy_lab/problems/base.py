@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from entropy_lab import passk
 from entropy_lab.theory import entropy as _entropy
 from entropy_lab.validation import check_number, check_tensor, fail
 
@@ -253,9 +254,7 @@ class TabularProblem:
     def pass_at_k(self, logits: torch.Tensor, k: int) -> torch.Tensor:
         """Exact pass@k = Σ_c w_c (1 − (1 − p_c)^k), k i.i.d. episodes per prompt. ``[B]``."""
         k = check_count("k", k)
-        p_bc = self.success_prob(logits)
-        fail_bc = torch.exp(k * torch.log1p(-p_bc.clamp(max=1.0)))
-        return ((1.0 - fail_bc) * self.prompt_probs.to(p_bc.dtype)).sum(-1)
+        return passk.exact_pass_at_k(self.success_prob(logits), k, self.prompt_probs)
 
     # ---------------------------------------------------------------- sampling
     def sample_prompts(

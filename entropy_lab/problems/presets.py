@@ -35,6 +35,7 @@ from entropy_lab.problems.initialisation import (
 )
 from entropy_lab.problems.mdp import TabularMDP
 from entropy_lab.problems.prompt_presets import build_bottleneck, build_llm, build_many
+from entropy_lab.problems.prompt_tree import PromptTree
 from entropy_lab.problems.tree import TokenTree
 from entropy_lab.registry import Registry
 from entropy_lab.validation import check_choice, check_number, fail
@@ -395,6 +396,69 @@ def build_mdp(
 
 _register("tree", build_tree)
 _register("tree8x6", build_tree, vocab_size=8, horizon=6)
+
+
+def build_prompt_tree(
+    mode: str,
+    *,
+    num_prompts: int = 64,
+    vocab_size: int = 4,
+    horizon: int = 4,
+    num_correct: int = 8,
+    noise: float = 1.0,
+    bonus: float = 1.5,
+    init_noise: float = 0.0,
+    seed: int = 0,
+    task: str = "A",
+    **meta,
+) -> PromptTree:
+    """``prompts-tree/<mode>``: C = 64 prompts, each a V = 4, T = 4 token tree (256 sequences).
+
+    Why: the multi-prompt bandits have one step per episode, so an update on a prompt moves its
+    answers only through the shared parameters; in a language model the same parameters also
+    serve every prefix of every prompt, credit is assigned to whole sequences and the correct set
+    is a set of sequences. Here prompt c is the ``tree/<mode>`` preset built with construction
+    seed ``seed``·C + c (its own ``num_correct`` correct sequences and calibrated / uncorrelated
+    / anti logits on their paths, see :func:`build_tree`), so prompts differ in difficulty, a
+    shared-parameter policy (lowrank: U per (prompt, prefix) state × V per token; mlp over the
+    state) couples prefixes across prompts, and H_max(J) (token entropy ceiling, the bandit
+    ceiling over V^T sequences divided by T) is a column. ``mixed``: calibrated on a random half
+    of the prompts and anti on the rest (construction ``seed``), so some prompts are solved
+    early and others hold their correct sequences at p_c ~ 1e-3, the regime where pass@k can
+    fall while pass@1 rises. Task B: each prompt's tree task B (half of the correct sequences
+    kept, the rest fresh draws); the initial logits stay task A's.
+
+    Initial numbers (defaults; ``describe``, p_c: 10/50/90% quantiles over prompts):
+
+    ==========================  =====  =======  =======  ========  =====================
+    id                          H      pass@1   pass@64  pass@256  p_c
+    ==========================  =====  =======  =======  ========  =====================
+    prompts-tree/calibrated     1.077  0.347    1.000    1.000     0.320 / 0.349 / 0.374
+    prompts-tree/uncorrelated   1.194  0.0457   0.945    1.000     0.039 / 0.045 / 0.054
+    prompts-tree/anti           1.097  1.4e-3   0.0874   0.300     9e-4 / 1.3e-3 / 2.2e-3
+    prompts-tree/mixed          1.089  0.191    0.588    0.687     1e-3 / 0.314 / 0.365
+    ==========================  =====  =======  =======  ========  =====================
+
+    H_max(J = 1) = log 8 / 4 = 0.520 nats (defaults): a solved policy keeps at most half of the
+    initial token entropy (the ceiling binds, unlike ``prompts-many``).
+    """
+    _check_common("calibrated" if mode == "mixed" else mode, task, seed)
+    c = check_count("num_prompts", num_prompts)
+    if mode == "mixed":
+        calibrated = torch.rand(c, generator=torch.Generator().manual_seed(seed)) < 0.5
+        modes = ["calibrated" if bool(x) else "anti" for x in calibrated]
+    else:
+        modes = [mode] * c
+    trees = [build_tree(m, vocab_size=vocab_size, horizon=horizon, num_correct=num_correct,
+                        noise=noise, bonus=bonus, seed=seed * c + i, task=task)
+             for i, m in enumerate(modes)]
+    rewards = torch.stack([t.leaf_rewards for t in trees])
+    logits = torch.cat([t.base_logits for t in trees])
+    return PromptTree(vocab_size, horizon, rewards, init_logits=logits, init_noise=init_noise,
+                      task=task, **meta)
+
+
+_register("prompts-tree", build_prompt_tree, modes=(*MODES, "mixed"))
 _register("mdp", build_mdp)
 
 

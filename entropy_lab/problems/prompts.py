@@ -81,6 +81,21 @@ def entropy_ceiling(
     return (w * ceiling_per_prompt(p_c, m, num_answers)).sum(-1)
 
 
+def sample_distinct_prompts(
+    prompt_probs: torch.Tensor, seeds: int, n_prompts: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """``[B, N]`` distinct prompts per seed, drawn without replacement ∝ ``prompt_probs`` ``[C]``
+    (Gumbel top-N: successive sampling without replacement). N <= C."""
+    num_prompts = int(prompt_probs.shape[0])
+    if n_prompts > num_prompts:
+        raise fail("n_prompts", n_prompts, f"at most the problem's C = {num_prompts} prompts per "
+                   "batch")
+    u = torch.rand(seeds, num_prompts, generator=generator, dtype=torch.float64)
+    gumbel = -torch.log(-torch.log(u.clamp_min(1e-300)))
+    keys = torch.log(prompt_probs)[None, :] + gumbel
+    return keys.topk(n_prompts, dim=-1).indices
+
+
 class PromptBandit(ContextualBandit):
     """C prompts × K answers; a batch holds N distinct prompts; entropy ceiling H_max(J).
 
@@ -92,13 +107,7 @@ class PromptBandit(ContextualBandit):
     ) -> torch.Tensor:
         """``[B, N]`` distinct prompts per seed, drawn without replacement ∝ ``prompt_probs``
         (Gumbel top-N: successive sampling without replacement)."""
-        if n_prompts > self.num_prompts:
-            raise fail("n_prompts", n_prompts,
-                       f"at most the problem's C = {self.num_prompts} prompts per batch")
-        u = torch.rand(seeds, self.num_prompts, generator=generator, dtype=torch.float64)
-        gumbel = -torch.log(-torch.log(u.clamp_min(1e-300)))
-        keys = torch.log(self.prompt_probs)[None, :] + gumbel
-        return keys.topk(n_prompts, dim=-1).indices
+        return sample_distinct_prompts(self.prompt_probs, seeds, n_prompts, generator)
 
     @property
     def num_correct(self) -> torch.Tensor:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from entropy_lab import passk
 from entropy_lab.problems.base import Rollout, TabularProblem, check_count, sample_categorical
 from entropy_lab.validation import check_tensor, fail
 
@@ -145,8 +146,9 @@ class TokenTree(TabularProblem):
         return self._q_levels(p_bsk, self.leaf_rewards if leaf_values is None else leaf_values)
 
     def _q_levels(self, p_bsk: torch.Tensor, leaf_l: torch.Tensor) -> list[torch.Tensor]:
+        """Q per level from leaf values ``[V^T]`` (every row) or ``[B, V^T]`` (one per row)."""
         b, v = p_bsk.shape[0], self.vocab_size
-        q = leaf_l.to(p_bsk.dtype).reshape(1, -1, v).expand(b, -1, -1)
+        q = leaf_l.to(p_bsk.dtype).reshape(-1, self.level_sizes[-1] // v, v).expand(b, -1, -1)
         out = [q]
         for p_bjk in reversed(self._levels(p_bsk)[1:]):
             q = (p_bjk * q).sum(-1).reshape(b, -1, v)
@@ -183,6 +185,17 @@ class TokenTree(TabularProblem):
             ``entropy``, ``sequence_entropy``, ``J`` ``[B]``; ``grad_J`` ``[B, S, V]``;
             ``pass@k`` ``[B]`` for each k in ``ks``.
         """
+        return self.evaluate_rows(logits, self.leaf_rewards, self.leaf_correct, ks)
+
+    def evaluate_rows(
+        self,
+        logits: torch.Tensor,
+        leaf_rewards: torch.Tensor,
+        leaf_correct: torch.Tensor,
+        ks: Sequence[int] = (1,),
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`evaluate` with given leaf rewards and 0/1 correctness, ``[V^T]`` for every row
+        or ``[B, V^T]`` per row (a multi-prompt tree evaluates each prompt as one row)."""
         ks = [check_count("k", k) for k in ks]
         logp_bsk = torch.log_softmax(self.check_logits(logits, finite=False), dim=-1)
         p_bsk = logp_bsk.exp()
@@ -192,7 +205,7 @@ class TokenTree(TabularProblem):
         seq_h = -torch.einsum("bs,bsk,bsk->b", visits_bs, p_bsk, logp_bsk)
         if not bool(torch.isfinite(seq_h).all()):  # a non-finite logit makes its row's H NaN
             self.check_logits(logits)
-        q_levels = self._q_levels(p_bsk, self.leaf_rewards)
+        q_levels = self._q_levels(p_bsk, leaf_rewards)
         # V at a level-t prefix is Q of its parent at level t − 1: only the root needs a sum.
         root_v = (p_bsk[:, :1] * q_levels[0]).sum(-1)
         grad = torch.empty_like(p_bsk)
@@ -200,7 +213,7 @@ class TokenTree(TabularProblem):
         for t, (q_bjk, g_bjk, p_bjk, reach_bj) in enumerate(levels):
             v_bj = root_v if t == 0 else q_levels[t - 1].reshape(b, -1)
             g_bjk.copy_(q_bjk).sub_(v_bj[..., None]).mul_(p_bjk).mul_(reach_bj[..., None])
-        p_correct = (reach[-1] * self.leaf_correct.to(p_bsk.dtype)).sum(-1)
+        p_correct = (reach[-1] * leaf_correct.to(p_bsk.dtype)).sum(-1)
         out = {
             "entropy": seq_h / visits_bs.sum(-1),
             "sequence_entropy": seq_h,
@@ -208,7 +221,7 @@ class TokenTree(TabularProblem):
             "grad_J": grad,
         }
         for k in ks:
-            out[f"pass@{k}"] = 1.0 - torch.exp(k * torch.log1p(-p_correct.clamp(max=1.0)))
+            out[f"pass@{k}"] = passk.exact_pass_at_k(p_correct[:, None], k)
         return out
 
     def sample(
@@ -220,23 +233,37 @@ class TokenTree(TabularProblem):
     ) -> Rollout:
         """Sample N·G sequences per seed, level by level (one vectorised draw per position)."""
         p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
-        b, v, t_max = p_bsk.shape[0], self.vocab_size, self.horizon
-        code_bx = torch.zeros(b, n * g, dtype=torch.int64)
+        b, t_max = p_bsk.shape[0], self.horizon
+        base_bx = torch.zeros(b, n * g, dtype=torch.int64)
+        states, actions = self.sample_paths(p_bsk, base_bx, generator)
+        shape = (b, n, g, t_max)
+        return Rollout(
+            prompts=torch.zeros(b, n, dtype=torch.int64),
+            states=states.reshape(shape),
+            actions=actions.reshape(shape),
+            mask=torch.ones(shape, dtype=torch.float64),
+        )
+
+    def sample_paths(
+        self, p_bsk: torch.Tensor, base_bx: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample one sequence per entry of ``base_bx`` ``[B, X]``, level by level.
+
+        ``base_bx`` is the state id of each sequence's tree root in ``p_bsk`` ``[B, S', V]`` (0
+        for this tree; a multi-prompt tree stacks C trees and passes c·S). Returns states and
+        tokens ``[B, X, T]`` (one vectorised draw per position).
+        """
+        v = self.vocab_size
+        code_bx = torch.zeros_like(base_bx)
         states, actions = [], []
-        for t in range(t_max):
-            state_bx = self.offsets[t] + code_bx
+        for t in range(self.horizon):
+            state_bx = base_bx + self.offsets[t] + code_bx
             probs = p_bsk.gather(1, state_bx[..., None].expand(-1, -1, v))
             token_bx = sample_categorical(probs, generator)
             states.append(state_bx)
             actions.append(token_bx)
             code_bx = code_bx * v + token_bx
-        shape = (b, n, g, t_max)
-        return Rollout(
-            prompts=torch.zeros(b, n, dtype=torch.int64),
-            states=torch.stack(states, -1).reshape(shape),
-            actions=torch.stack(actions, -1).reshape(shape),
-            mask=torch.ones(shape, dtype=torch.float64),
-        )
+        return torch.stack(states, -1), torch.stack(actions, -1)
 
     def sequence_ids(self, rollout: Rollout) -> torch.Tensor:
         """``[B, N, G]`` leaf index of each sampled sequence."""

@@ -43,7 +43,7 @@ class Comparison:
 
 
 def compare_expected_sampled(
-    problem: str,
+    problem,
     preset: str,
     *,
     seeds: int = 4000,
@@ -56,7 +56,7 @@ def compare_expected_sampled(
     """Project ``seeds`` sampled one-step updates onto the expected update's direction.
 
     Args:
-        problem: a preset id (its ``init_noise`` must be 0).
+        problem: a preset id or a problem object (its ``init_noise`` must be 0).
         preset: an algorithm preset; ``algo_overrides`` (e.g. ``agg=...``) are applied to it,
             with ``epochs = minibatches = 1`` (expected mode's single on-policy step).
         seeds: B replicas of the sampled step (sampled from generator ``seed``).
@@ -67,13 +67,13 @@ def compare_expected_sampled(
     kw = {"epochs": 1, "minibatches": 1, **algo_overrides}
     base = {"steps": 1, "lr": lr, "optimizer": "sgd", "n_prompts": n_prompts,
             "group_size": group_size, "k": 1, "seed": seed}
-    prob = get_problem(problem)
+    prob = get_problem(problem) if isinstance(problem, str) else problem
     if prob.init_noise != 0:
         raise fail("problem", problem, "a problem with init_noise == 0 (one common start)")
     z0 = prob.init_logits(1)
-    sampled = run(problem, preset, SimConfig(mode="sampled", seeds=seeds, **base),
+    sampled = run(prob, preset, SimConfig(mode="sampled", seeds=seeds, **base),
                   torch.Generator().manual_seed(seed), **kw).logits
-    expected = run(problem, preset, SimConfig(mode="expected", seeds=1, **base),
+    expected = run(prob, preset, SimConfig(mode="expected", seeds=1, **base),
                    torch.Generator().manual_seed(seed), **kw).logits
     d_bx = (sampled - z0).reshape(seeds, -1)
     d_exp = (expected - z0).reshape(-1)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from entropy_lab import passk
+
 NAN = float("nan")
 # Fixed leading columns (pass@k columns are inserted after J); the rest follow in sorted order.
 CORE_COLUMNS = (
@@ -49,8 +51,9 @@ def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
 
     Three problem calls (visits, expected_reward, success_prob) give everything through the
     interface's definitions: entropy = Σ_s v_s·H_s / Σ_s v_s, entropy_seq = Σ_s v_s·H_s,
-    pass@k = Σ_c w_c·(1 − (1 − p_c)^k); the gradient of the token-averaged entropy comes from
-    autograd through visits and H (the state distribution moves too).
+    pass@k = Σ_c w_c·(1 − (1 − p_c)^k) (``entropy_lab.passk.exact_pass_at_k``); the gradient
+    of the token-averaged entropy comes from autograd through visits and H (the state
+    distribution moves too).
     """
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -66,14 +69,12 @@ def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
     with torch.no_grad():
         v_bs = v_bs.detach()
         p_bc = problem.success_prob(z)
-        w_c = problem.prompt_probs.to(p_bc.dtype)
-        fail_bc = 1.0 - p_bc.clamp(0.0, 1.0)
         return Snapshot(
             entropy=h_b.detach(),
             entropy_seq=seq_b.detach(),
             J=problem.expected_reward(z),
-            pass1=(p_bc * w_c).sum(-1),
-            passk=((1.0 - fail_bc.pow(k)) * w_c).sum(-1),
+            pass1=passk.exact_pass_at_k(p_bc, 1, problem.prompt_probs),
+            passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
             grad_entropy=grad,
             weights=v_bs / vsum_b.detach().unsqueeze(-1),
             probs=p_bsk.detach(),
