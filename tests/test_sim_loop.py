@@ -9,6 +9,7 @@ import torch
 from entropy_lab.problems import get_problem
 from entropy_lab.sim import ExactPipeline, SimConfig, SimulationError, run, simulate
 from entropy_lab.theory import entropy, pg_logit_step
+from entropy_lab.validation import InputError
 
 COLUMNS = [
     "step", "seed", "task", "entropy", "entropy_seq", "J", "pass@1", "pass@4", "dH_exact",
@@ -150,7 +151,12 @@ def test_precision_hook_paths_and_ratio_dtype_are_used():
             return super().trainer_logprobs(logits, actions)
 
     pipe = Shifted()
-    res = run("bandit/calibrated", "grpo", small(steps=1), pipeline=pipe, minibatches=1)
+    # the shifted sampler path defines no distribution of its own: faithful sampling says so,
+    # and the exact-π diagnostic runs it
+    with pytest.raises(InputError, match="sampling='faithful'.*exact_pi_diagnostic"):
+        run("bandit/calibrated", "grpo", small(steps=1), pipeline=pipe, minibatches=1)
+    res = run("bandit/calibrated", "grpo", small(steps=1, sampling="exact_pi_diagnostic"),
+              pipeline=pipe, minibatches=1)
     row = res.frame[res.frame.step == 1]
     assert np.allclose(row["ratio/min"], math.exp(0.01), rtol=1e-6)
     assert pipe.calls == [torch.float64]

@@ -18,6 +18,13 @@ B = N·G sequences, prompt-major:
     metrics  = combine(minibatch metrics)        # min of */min, max of */max, else the mean
     state.update(rollout entropy)                # controllers, once per iteration
 
+Ratio diagnostics (``token_bins``, optional): for each named bool token set (e.g. the sampler's
+log-prob ℓ_s < −5), the loss's ratio and clip metrics (:data:`BINNED_KEYS`) restricted to that
+set, keyed ``"<metric>|<bin>"`` (the loss evaluated again on the bin's tokens, no gradient, so
+each metric keeps the loss's own definition); and ``"first/<metric>[|<bin>]"``, the same at the
+first minibatch, before any update of the iteration (where the ratio differs from 1 only through
+the sampler/trainer mismatch — the on-policy clip fraction users of RL frameworks ask about).
+
 The three choices the two worlds used to make differently, with their one default each:
 
 - **REPO's log-probs** (``shape_with``): the trainer's recompute at θ_old, gradient stopped (as the
@@ -41,6 +48,8 @@ from entropy_lab.algorithms.advantages import broadcast_advantages
 from entropy_lab.validation import check_choice, fail
 
 SHAPE_WITH = ("recompute", "sampler")
+BINNED_KEYS = ("ratio/mean", "clip/frac_low", "clip/frac_high", "clip/frac")
+"""The metrics ``token_bins`` restricts to each bin and the ``first/`` copies report."""
 
 
 @dataclass
@@ -134,7 +143,8 @@ def default_update(optimizer: torch.optim.Optimizer) -> Callable[[torch.Tensor],
 
 def combine_metrics(key: str, values: list[torch.Tensor]) -> torch.Tensor:
     """Minibatch values of one metric -> one per replica: min of ``*/min``, max of ``*/max``,
-    else the mean."""
+    else the mean (a binned ``"<metric>|<bin>"`` key: the mean over the minibatches that had a
+    token in the bin, NaN if none had)."""
     if len(values) == 1:
         return values[0]
     stacked = torch.stack(torch.broadcast_tensors(*values))
@@ -142,7 +152,28 @@ def combine_metrics(key: str, values: list[torch.Tensor]) -> torch.Tensor:
         return stacked.amin(0)
     if key.endswith("/max"):
         return stacked.amax(0)
+    if "|" in key:
+        return stacked.nanmean(0)
     return stacked.mean(0)
+
+
+def binned_metrics(algo, state, logp, old, adv, mask, bins: dict, logits, sampler_logp) -> dict:
+    """The loss's :data:`BINNED_KEYS` on each bin's tokens ``mask & bins[name]`` (no gradient),
+    ``"<metric>|<name>"``; NaN for a replica without a token in the bin."""
+    out = {}
+    with torch.no_grad():
+        for name, in_bin in bins.items():
+            m = mask & in_bin
+            # a throwaway generator: a loss that draws (Clip-Cov's ties) keeps its own stream
+            spare = torch.Generator(device=logp.device)
+            _, metrics = algo.loss(logp.detach(), old, adv, m, state, logits=logits,
+                                   generator=spare, sampler_logp=sampler_logp)
+            empty = ~m.any(-1).any(-1)
+            for key in BINNED_KEYS:
+                if key in metrics:
+                    value = torch.as_tensor(metrics[key], dtype=torch.float64)
+                    out[f"{key}|{name}"] = torch.where(empty, torch.nan, value)
+    return out
 
 
 def resolve_convention(old_logp):
@@ -166,7 +197,8 @@ def resolve_convention(old_logp):
 def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
                  generator: torch.Generator | None = None, old_logp="rollout",
                  shape_with: str = "recompute",
-                 observe: Callable[[str, torch.Tensor], None] | None = None) -> IterationResult:
+                 observe: Callable[[str, torch.Tensor], None] | None = None,
+                 token_bins: dict[str, torch.Tensor] | None = None) -> IterationResult:
     """One RL iteration of ``algo`` on ``batch`` (see the module docstring).
 
     Args:
@@ -185,6 +217,8 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
             ``"sampler"``.
         observe: ``(name, tensor) -> None`` called on each intermediate result (finiteness
             guards).
+        token_bins: ``{name: [..., B, T] bool}`` token sets for the ratio diagnostics (module
+            docstring); None: none.
     Returns:
         :class:`IterationResult`.
     """
@@ -213,14 +247,20 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
     # layout); under "rollout" they are old itself and a loss sees its one-argument form
     wants_sampler = conv.recomputes and "sampler_logp" in algo.loss_fn().data_args
     sums: dict[str, list] = {}
-    for idx in algo.schedule(mask.shape[-2], generator):
+    first: dict[str, torch.Tensor] = {}
+    for i, idx in enumerate(algo.schedule(mask.shape[-2], generator)):
         # on-policy the one index set is every sequence in order (Algorithm.schedule): a view
         idx = slice(None) if algo.on_policy else idx
         logp, logits = policy.trainer_logprobs(batch, idx, with_logits=algo.needs_logits)
-        loss, metrics = algo.loss(cast(logp), cast(old[..., idx, :]), adv[..., idx, :],
-                                  mask[..., idx, :], state, logits=logits,
-                                  sampler_logp=cast(sampler[..., idx, :]) if wants_sampler
-                                  else None)
+        mb = (cast(logp), cast(old[..., idx, :]), adv[..., idx, :], mask[..., idx, :])
+        mb_sampler = cast(sampler[..., idx, :]) if wants_sampler else None
+        loss, metrics = algo.loss(*mb, state, logits=logits, sampler_logp=mb_sampler)
+        if token_bins:
+            bins = {name: b[..., idx, :] for name, b in token_bins.items()}
+            metrics = {**metrics, **binned_metrics(algo, state, *mb, bins, logits, mb_sampler)}
+            if i == 0:
+                first = {f"first/{k}": torch.as_tensor(v, dtype=torch.float64).detach()
+                         for k, v in metrics.items() if k.split("|")[0] in BINNED_KEYS}
         loss = loss if ld is None else loss.to(ld)
         update(loss.sum())  # a sum of per-replica losses: each replica gets its own gradient
         observe("trainer log-probs", logp)
@@ -229,5 +269,6 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
             sums.setdefault(key, []).append(
                 torch.as_tensor(value, dtype=torch.float64).detach())
     out = {key: combine_metrics(key, vals) for key, vals in sums.items()}
+    out.update(first)
     state.update(h)
     return IterationResult(out, state, values)

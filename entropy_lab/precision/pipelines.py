@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from entropy_lab.precision.matmul import LogitMatmul
+from entropy_lab.precision.sampling import faithful
 from entropy_lab.registry import Registry
 from entropy_lab.validation import InputError, check_number, check_tensor, fail
 
@@ -258,6 +259,22 @@ class PrecisionPipeline:
         _check_inputs(logits, actions)
         with torch.no_grad():
             return self.sampler.logprobs(logits, actions.unsqueeze(-1), generator).squeeze(-1)
+
+    def sample_tokens(self, logits, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw one token per row of ``logits`` ``[..., K]`` (float64, one sampler forward pass
+        per row) from the sampler path's own distribution π_s, as an inference engine does
+        (:func:`~entropy_lab.precision.sampling.faithful`), and report its log π_s from that pass.
+
+        Returns:
+            (tokens ``[...]`` long, log-probs ``[...]`` float64 after the path's output cast).
+        """
+        check_tensor("logits", logits, min_ndim=1, last_dim_min=2, axes="[..., K]")
+        flat = logits.reshape(-1, logits.shape[-1])
+        with torch.no_grad():
+            tokens, sampler_all = faithful(
+                flat, lambda: self.sampler.all_logprobs(flat, generator), 1, generator)
+            logp = self.sampler.report(sampler_all, tokens)
+        return tokens.reshape(logits.shape[:-1]), logp.reshape(logits.shape[:-1])
 
     def trainer_logprobs(self, logits, actions, generator=None) -> torch.Tensor:
         """New log-probs ``[...]`` float64, differentiable w.r.t. ``logits`` ``[..., K]``."""

@@ -7,7 +7,13 @@ passed-in ``torch.Generator`` (see :class:`TabularProblem`). Presets: :func:`get
 """
 
 from entropy_lab.problems.bandit import Bandit, ContextualBandit
-from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
+from entropy_lab.problems.base import (
+    Rollout,
+    TabularProblem,
+    TokenSampler,
+    draw_tokens,
+    sample_categorical,
+)
 from entropy_lab.problems.mdp import TabularMDP
 from entropy_lab.problems.presets import PROBLEMS, describe, get_problem, problem_names
 from entropy_lab.problems.prompt_tree import PromptTree
@@ -21,6 +27,8 @@ __all__ = [
     "PromptBandit",
     "PromptTree",
     "Rollout",
+    "TokenSampler",
+    "draw_tokens",
     "TabularMDP",
     "TabularProblem",
     "TokenTree",

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from entropy_lab.problems.base import Rollout, TabularProblem, sample_categorical
+from entropy_lab.problems.base import (
+    Rollout,
+    TabularProblem,
+    TokenSampler,
+    draw_tokens,
+)
 from entropy_lab.validation import check_tensor, fail
 
 
@@ -114,16 +119,19 @@ class ContextualBandit(TabularProblem):
         n_prompts: int,
         group_size: int,
         generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
     ) -> Rollout:
-        """Contexts i.i.d. from ``prompt_probs``, then G arms per context; T = 1."""
-        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        """Contexts i.i.d. from ``prompt_probs``, then G arms per context; T = 1 (tokens from π,
+        or from ``sampler``'s distribution: :meth:`TabularProblem.sample`)."""
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size, sampler)
         b = p_bsk.shape[0]
         prompts_bn = self.sample_prompts(b, n, generator)
         p_bnk = p_bsk.gather(1, prompts_bn[..., None].expand(-1, -1, self.num_actions))
-        actions_bng = sample_categorical(p_bnk, generator, draws=g)
+        actions_bng, logp_bng = draw_tokens(p_bnk, generator, sampler, draws=g)
         states = prompts_bn[:, :, None, None].expand(-1, -1, g, 1).contiguous()
         mask = torch.ones(b, n, g, 1, dtype=torch.float64)
-        return Rollout(prompts_bn, states, actions_bng[..., None], mask)
+        logp = None if logp_bng is None else logp_bng[..., None]
+        return Rollout(prompts_bn, states, actions_bng[..., None], mask, sampler_logp=logp)
 
     def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:
         """Bernoulli(μ) draws (or μ itself when deterministic). ``[B, N, G]`` float64."""

@@ -42,6 +42,9 @@ class Rollout:
         mask: ``[B, N, G, T]`` float64, 1.0 for real steps and 0.0 for padding.
         final_states: ``[B, N, G]`` state reached after the last step, or None where the problem
             does not need it (an MDP uses it for rewards r(s, a, s') and goal checks).
+        sampler_logp: ``[B, N, G, T]`` float64 log π_s of each taken action on the sampler path
+            that drew it (0 on padding), or None where the tokens were drawn from the exact π
+            (no ``sampler`` was given to ``sample``).
     """
 
     prompts: torch.Tensor
@@ -49,6 +52,7 @@ class Rollout:
     actions: torch.Tensor
     mask: torch.Tensor
     final_states: torch.Tensor | None = None
+    sampler_logp: torch.Tensor | None = None
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -81,6 +85,27 @@ def sample_categorical(
     if draws is None:
         idx = idx.squeeze(-1)
     return idx.clamp_max(probs_xk.shape[-1] - 1)
+
+
+TokenSampler = Callable[[torch.Tensor, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
+"""``(logits rows [..., K] float64, generator) -> (tokens [...] long, log π_s [...] float64)``:
+draws one token per row from a sampler path's own distribution π_s and reports its log-prob from
+the same pass (``PrecisionPipeline.sample_tokens``; docs/precision.md, "Faithful sampling")."""
+
+
+def draw_tokens(rows_xk: torch.Tensor, generator: torch.Generator | None,
+                sampler: TokenSampler | None = None, draws: int | None = None):
+    """One token per row of ``rows_xk`` ``[..., K]`` (``draws=G``: G per row, ``[..., G]``).
+
+    Without a ``sampler`` the rows are probabilities π and the draw is :func:`sample_categorical`
+    (log-probs None). With one the rows are logits and each token is a separate forward pass of
+    the sampler path (rows expanded G-fold for ``draws``): returns (tokens, log π_s of each).
+    """
+    if sampler is None:
+        return sample_categorical(rows_xk, generator, draws), None
+    if draws is not None:
+        rows_xk = rows_xk.unsqueeze(-2).expand(*rows_xk.shape[:-1], draws, rows_xk.shape[-1])
+    return sampler(rows_xk, generator)
 
 
 def check_count(name: str, value: int, lo: int = 1) -> int:
@@ -270,18 +295,26 @@ class TabularProblem:
         n_prompts: int,
         group_size: int,
         generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
     ) -> Rollout:
-        """Sample N = ``n_prompts`` prompts and G = ``group_size`` episodes per prompt."""
+        """Sample N = ``n_prompts`` prompts and G = ``group_size`` episodes per prompt.
+
+        Tokens come from the exact π = softmax(logits), or, with a ``sampler``
+        (:data:`TokenSampler`), from that sampler path's own distribution, each token's log π_s
+        stored in ``Rollout.sampler_logp``."""
         raise NotImplementedError
 
     def _sampling_policy(
-        self, logits: torch.Tensor, n_prompts: int, group_size: int
+        self, logits: torch.Tensor, n_prompts: int, group_size: int, sampler=None
     ) -> tuple[torch.Tensor, int, int]:
-        """Check the arguments of :meth:`sample`; return (π = softmax(logits) ``[B, S, K]``,
-        detached, N, G)."""
+        """Check the arguments of :meth:`sample`; return (the rows tokens are drawn from
+        ``[B, S, K]``, detached: π = softmax(logits), or the logits themselves when a ``sampler``
+        draws (:func:`draw_tokens`); N, G)."""
         logits = self.check_logits(logits)
         n = check_count("n_prompts", n_prompts)
         g = check_count("group_size", group_size)
+        if sampler is not None:
+            return logits.detach(), n, g
         return torch.softmax(logits.detach(), dim=-1), n, g
 
     def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:

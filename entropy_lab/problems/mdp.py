@@ -43,7 +43,9 @@ import torch
 from entropy_lab.problems.base import (
     Rollout,
     TabularProblem,
+    TokenSampler,
     check_distribution,
+    draw_tokens,
     sample_categorical,
 )
 from entropy_lab.validation import check_number, check_tensor, fail
@@ -270,29 +272,36 @@ class TabularMDP(TabularProblem):
         n_prompts: int,
         group_size: int,
         generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
     ) -> Rollout:
-        """Prompts (initial states) i.i.d. from μ, then G episodes of at most H steps each."""
-        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        """Prompts (initial states) i.i.d. from μ, then G episodes of at most H steps each
+        (actions from π, or from ``sampler``'s distribution: :meth:`TabularProblem.sample`)."""
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size, sampler)
         b, k = p_bsk.shape[0], self.num_actions
         prompts_bn = self.sample_prompts(b, n, generator)
         s_bx = self.prompt_states[prompts_bn][:, :, None].expand(-1, -1, g).reshape(b, n * g)
         alive_bx = ~self.terminal[s_bx]
-        states, actions, masks = [], [], []
+        states, actions, masks, logps = [], [], [], []
         for _ in range(self.horizon):
-            a_bx = sample_categorical(p_bsk.gather(1, s_bx[..., None].expand(-1, -1, k)), generator)
+            a_bx, logp_bx = draw_tokens(p_bsk.gather(1, s_bx[..., None].expand(-1, -1, k)),
+                                        generator, sampler)
             nxt_bx = sample_categorical(self.transitions[s_bx, a_bx], generator)
             states.append(s_bx)
             actions.append(a_bx)
             masks.append(alive_bx.to(torch.float64))
+            logps.append(logp_bx)
             s_bx = torch.where(alive_bx, nxt_bx, s_bx)
             alive_bx = alive_bx & ~self.terminal[s_bx]
         shape = (b, n, g, self.horizon)
+        mask = torch.stack(masks, -1).reshape(shape)
+        logp = None if sampler is None else torch.stack(logps, -1).reshape(shape) * mask
         return Rollout(
             prompts=prompts_bn,
             states=torch.stack(states, -1).reshape(shape),
             actions=torch.stack(actions, -1).reshape(shape),
-            mask=torch.stack(masks, -1).reshape(shape),
+            mask=mask,
             final_states=s_bx.reshape(b, n, g),
+            sampler_logp=logp,
         )
 
     def _next_states(self, rollout: Rollout) -> torch.Tensor:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from entropy_lab.problems.base import Rollout, TabularProblem, check_count
+from entropy_lab.problems.base import Rollout, TabularProblem, TokenSampler, check_count
 from entropy_lab.problems.prompts import entropy_ceiling, sample_distinct_prompts
 from entropy_lab.problems.tree import TokenTree
 from entropy_lab.validation import check_tensor, fail
@@ -190,16 +190,19 @@ class PromptTree(TabularProblem):
         n_prompts: int,
         group_size: int,
         generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
     ) -> Rollout:
-        """N distinct prompts, then G sequences per prompt from its tree, level by level."""
-        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        """N distinct prompts, then G sequences per prompt from its tree, level by level
+        (tokens from π, or from ``sampler``'s distribution: :meth:`TabularProblem.sample`)."""
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size, sampler)
         b = p_bsk.shape[0]
         prompts_bn = self.sample_prompts(b, n, generator)
         base_bx = (prompts_bn * self.tree_states)[:, :, None].expand(-1, -1, g).reshape(b, -1)
-        states, actions = self.tree.sample_paths(p_bsk, base_bx, generator)
+        states, actions, logps = self.tree.sample_paths(p_bsk, base_bx, generator, sampler)
         shape = (b, n, g, self.horizon)
         return Rollout(prompts=prompts_bn, states=states.reshape(shape),
-                       actions=actions.reshape(shape), mask=torch.ones(shape, dtype=torch.float64))
+                       actions=actions.reshape(shape), mask=torch.ones(shape, dtype=torch.float64),
+                       sampler_logp=None if logps is None else logps.reshape(shape))
 
     def sequence_ids(self, rollout: Rollout) -> torch.Tensor:
         """``[B, N, G]`` leaf index of each sampled sequence within its prompt's tree."""

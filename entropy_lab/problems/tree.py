@@ -24,7 +24,13 @@ from collections.abc import Callable, Sequence
 import torch
 
 from entropy_lab import passk
-from entropy_lab.problems.base import Rollout, TabularProblem, check_count, sample_categorical
+from entropy_lab.problems.base import (
+    Rollout,
+    TabularProblem,
+    TokenSampler,
+    check_count,
+    draw_tokens,
+)
 from entropy_lab.validation import check_tensor, fail
 
 MAX_LEAVES = 50_000_000  # V^T float64 leaf tensors per seed: beyond this memory, not time, binds
@@ -230,40 +236,48 @@ class TokenTree(TabularProblem):
         n_prompts: int,
         group_size: int,
         generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
     ) -> Rollout:
-        """Sample N·G sequences per seed, level by level (one vectorised draw per position)."""
-        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size)
+        """Sample N·G sequences per seed, level by level (one vectorised draw per position;
+        tokens from π, or from ``sampler``'s distribution: :meth:`TabularProblem.sample`)."""
+        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size, sampler)
         b, t_max = p_bsk.shape[0], self.horizon
         base_bx = torch.zeros(b, n * g, dtype=torch.int64)
-        states, actions = self.sample_paths(p_bsk, base_bx, generator)
+        states, actions, logps = self.sample_paths(p_bsk, base_bx, generator, sampler)
         shape = (b, n, g, t_max)
         return Rollout(
             prompts=torch.zeros(b, n, dtype=torch.int64),
             states=states.reshape(shape),
             actions=actions.reshape(shape),
             mask=torch.ones(shape, dtype=torch.float64),
+            sampler_logp=None if logps is None else logps.reshape(shape),
         )
 
     def sample_paths(
-        self, p_bsk: torch.Tensor, base_bx: torch.Tensor, generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, p_bsk: torch.Tensor, base_bx: torch.Tensor, generator: torch.Generator | None,
+        sampler: TokenSampler | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Sample one sequence per entry of ``base_bx`` ``[B, X]``, level by level.
 
         ``base_bx`` is the state id of each sequence's tree root in ``p_bsk`` ``[B, S', V]`` (0
-        for this tree; a multi-prompt tree stacks C trees and passes c·S). Returns states and
-        tokens ``[B, X, T]`` (one vectorised draw per position).
+        for this tree; a multi-prompt tree stacks C trees and passes c·S); ``p_bsk`` holds π, or
+        the logits when a ``sampler`` draws (:func:`~entropy_lab.problems.base.draw_tokens`).
+        Returns states and tokens ``[B, X, T]`` (one vectorised draw per position) and the
+        sampler's log-probs ``[B, X, T]`` (None without a sampler).
         """
         v = self.vocab_size
         code_bx = torch.zeros_like(base_bx)
-        states, actions = [], []
+        states, actions, logps = [], [], []
         for t in range(self.horizon):
             state_bx = base_bx + self.offsets[t] + code_bx
-            probs = p_bsk.gather(1, state_bx[..., None].expand(-1, -1, v))
-            token_bx = sample_categorical(probs, generator)
+            rows = p_bsk.gather(1, state_bx[..., None].expand(-1, -1, v))
+            token_bx, logp_bx = draw_tokens(rows, generator, sampler)
             states.append(state_bx)
             actions.append(token_bx)
+            logps.append(logp_bx)
             code_bx = code_bx * v + token_bx
-        return torch.stack(states, -1), torch.stack(actions, -1)
+        logp = None if sampler is None else torch.stack(logps, -1)
+        return torch.stack(states, -1), torch.stack(actions, -1), logp
 
     def sequence_ids(self, rollout: Rollout) -> torch.Tensor:
         """``[B, N, G]`` leaf index of each sampled sequence."""

@@ -3,8 +3,11 @@ problem's states, B seeds as the replica dim.
 
 The logits are one float64 leaf (the tabular policy) or a parameterised θ -> logits
 (:class:`~entropy_lab.sim.params.SimParams`), recomputed at every minibatch. Sampling goes
-through the problem's dynamics (``Streams.sample``); log-probs through the precision
-pipeline's two paths (:class:`~entropy_lab.sim.tokens.TokenBatch`). Token tensors are
+through the problem's dynamics (``Streams.sample``): tokens from the sampler path's own
+distribution with their log π_s from the same pass (faithful sampling), or from the exact π
+(the exact pipeline, where π_s = π, and the labelled exact-π diagnostic, whose sampler
+log-probs are evaluated after the draw); trainer log-probs through the pipeline's trainer path
+(:class:`~entropy_lab.sim.tokens.TokenBatch`). Token tensors are
 ``[B, Q, T]`` with Q = N·G.
 
 Where the pipeline's two paths are one table (the exact float64 default), the trainer's recompute
@@ -28,12 +31,16 @@ class LogitsPolicy:
         problem: the TabularProblem sampled and scored (its current task).
         pipeline: the precision pipeline (sampler and trainer paths).
         streams: the run's random streams (sampling, noisy paths).
+        sampler: the :data:`~entropy_lab.problems.base.TokenSampler` drawing the rollout's tokens
+            from the sampler path's distribution (``entropy_lab.sim.pipeline.token_sampler``), or
+            None to draw them from the exact π (and evaluate the sampler path's log-probs after).
     """
 
     loss_dtype = torch.float64
 
-    def __init__(self, params, problem, pipeline, streams):
+    def __init__(self, params, problem, pipeline, streams, sampler=None):
         self.params = params
+        self.sampler = sampler
         self.problem = problem
         self.pipeline = pipeline
         self.streams = streams
@@ -48,7 +55,8 @@ class LogitsPolicy:
         The run's streams draw (``generator`` is unused: seeds own their streams)."""
         with torch.no_grad():
             z = self.params.current()
-            rollout, rewards_bng = self.streams.sample(self.problem, z, prompts, group_size)
+            rollout, rewards_bng = self.streams.sample(self.problem, z, prompts, group_size,
+                                                       self.sampler)
             b, t_len = z.shape[0], rollout.states.shape[-1]
             # A bool mask: the algorithms' mask checks accept it as is (a float mask costs two
             # scans per call) and every use of it there goes through the same bool map.
@@ -56,7 +64,10 @@ class LogitsPolicy:
             tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
                                 rollout.actions.reshape(b, -1, t_len), real_bqt, z.shape[1],
                                 z.shape[2], self.pipeline)
-            sampler_bqt = tokens.sampler_logprobs(z, generator=self.streams.shared)
+            if rollout.sampler_logp is not None:  # reported by the pass that drew the tokens
+                sampler_bqt = tokens.masked(rollout.sampler_logp.reshape(b, -1, t_len))
+            else:
+                sampler_bqt = tokens.sampler_logprobs(z, generator=self.streams.shared)
             h_bs = self.problem.state_entropy(z)
             h_bqt = h_bs.gather(1, tokens.states.reshape(b, -1)).reshape(tokens.states.shape)
             h_bqt = torch.where(real_bqt, h_bqt, torch.zeros((), dtype=h_bqt.dtype))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from entropy_lab.algorithms.conventions import TRAINING_CONVENTIONS as OLD_LOGP
 from entropy_lab.precision.pipelines import precision_name
+from entropy_lab.precision.sampling import sampling_names
 from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
 MODES = ("sampled", "expected")
@@ -73,6 +74,12 @@ class SimConfig:
     """Old-log-prob convention of the ratio: ``"rollout"`` (the sampler path's log-probs) or
     ``"recompute"`` (the trainer path at θ_old; tis / icepop then see the sampler's); see
     ``entropy_lab.algorithms.conventions``."""
+    sampling: str = choice_field("faithful", sampling_names)
+    """Where the rollout's tokens come from (``entropy_lab.precision.sampling``): ``"faithful"``
+    (the sampler path's own distribution π_s, in its dtype, with log π_s from the same pass, as an
+    inference engine samples) or ``"exact_pi_diagnostic"`` (the exact π, the sampler path's
+    log-probs evaluated after the draw: a labelled diagnostic whose bypass ratio is biased upward,
+    Theorem 3 (iii)). Under the exact pipeline π_s = π and both draw the same tokens."""
     geometry: str = choice_field("vanilla", GEOMETRIES)
     """Expected mode, exact-advantage REINFORCE only: ``"vanilla"`` ∇J or ``"natural"`` Q − V."""
     seed: int = 0
@@ -84,7 +91,7 @@ class SimConfig:
     generator, so a seed's trajectory does not depend on which other seeds share the batch."""
 
     def __post_init__(self) -> None:
-        check_field_choices(self)  # optimizer, mode, precision, policy, old_logp, geometry, rng
+        check_field_choices(self)  # optimizer, mode, precision, policy, old_logp, sampling, ...
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("seeds", self.seeds, lo=1, integer=True)
         check_number("lr", self.lr, lo=0.0, lo_open=True)

@@ -39,7 +39,7 @@ from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
 from entropy_lab.sim.params import SimParams
-from entropy_lab.sim.pipeline import resolve_pipeline
+from entropy_lab.sim.pipeline import ExactPipeline, resolve_pipeline, token_sampler
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
 from entropy_lab.sim.streams import Streams
 from entropy_lab.theory import predicted_entropy_change
@@ -49,6 +49,9 @@ OPTIMIZERS = Registry("optimizer")
 OPTIMIZERS.register("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr))
 OPTIMIZERS.register("adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
 STEPS = Registry("simulation mode")
+TAIL_LOGP = -5.0
+"""Ratio diagnostics of a precision run split tokens at this sampler log-prob: ``|tail``
+(ℓ_s < −5, where bf16 rounding of log-probs is coarsest) and ``|head`` (ℓ_s ≥ −5)."""
 
 
 class SimulationError(RuntimeError):
@@ -76,6 +79,8 @@ class Context:
     config: SimConfig
     pipeline: object
     streams: Streams
+    sampler: object = None
+    """The :data:`~entropy_lab.problems.base.TokenSampler` of the rollouts (None: exact π)."""
     estimator: str | None = None
     agg_scale: float | exp.LengthWeighting = 1.0
     guard: StepGuard = field(default_factory=StepGuard)
@@ -137,8 +142,9 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     """
     problem, algorithm, config, policy_kw = resolve(problem, algorithm, config, overrides)
     check_against(config, algorithm, problem)
-    ctx = Context(algorithm, config, pipeline or resolve_pipeline(config.precision),
-                  Streams(config, generator))
+    pipe = pipeline or resolve_pipeline(config.precision)
+    ctx = Context(algorithm, config, pipe, Streams(config, generator),
+                  token_sampler(pipe, config.sampling))
     if config.mode == "expected":
         ctx.estimator = exp.estimator_for(algorithm, config.geometry)
         ctx.agg_scale = exp.aggregation_factor(algorithm, problem, config.geometry)
@@ -247,13 +253,17 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
     """One sampled batch through :func:`~entropy_lab.algorithms.step.rl_iteration`; returns
     the ``[B]`` metrics, the algorithm state and the controller values the step used."""
     cfg = ctx.config
-    policy = LogitsPolicy(params, problem, ctx.pipeline, ctx.streams)
+    policy = LogitsPolicy(params, problem, ctx.pipeline, ctx.streams, ctx.sampler)
     batch = policy.sample(cfg.n_prompts, cfg.group_size)
     ctx.guard.add("rewards", batch.rewards_ng)
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
+    bins = None
+    if not isinstance(ctx.pipeline, ExactPipeline):  # ratio diagnostics by sampler log-prob
+        tail = batch.sampler_logp_bt < TAIL_LOGP
+        bins = {"tail": tail, "head": ~tail}
     res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
                        generator=ctx.streams.shared, old_logp=cfg.old_logp,
-                       observe=ctx.guard.add)
+                       observe=ctx.guard.add, token_bins=bins)
     out = res.metrics
     out["reward_mean"] = batch.rewards_ng.mean((-2, -1))
     rollout = batch.data["rollout"]

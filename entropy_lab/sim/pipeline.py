@@ -11,7 +11,11 @@ then formed in some dtype. A pipeline object names those three choices:
 
 A pipeline may also define ``logprob_table(logits [..., K]) -> [..., K]`` when both of its paths
 are that table at the taken action; the simulator then evaluates it once per state instead of
-once per token where that is smaller (entropy_lab.sim.tokens).
+once per token where that is smaller (entropy_lab.sim.tokens). Rollout tokens are drawn from the
+sampler path's own distribution (``SimConfig.sampling="faithful"``, the default): a pipeline
+gives ``sample_tokens(logits [..., K], generator) -> (tokens [...], log π_s [...])`` (the
+precision pipelines do), or has a sampler path equal to its table (π_s = π); see
+:func:`token_sampler`.
 
 The simulator casts logp and old_logp to ``ratio_dtype`` before the loss and casts the loss back
 to float64. :class:`ExactPipeline` (the default) computes both paths with the same float64
@@ -73,6 +77,69 @@ class ExactPipeline:
 
     def __repr__(self) -> str:
         return "ExactPipeline()"
+
+
+def table_fn(pipeline):
+    """The pipeline's ``logprob_table`` if it stands for both paths, else None.
+
+    A class that overrides ``sampler_logprobs`` or ``trainer_logprobs`` below the class defining
+    the table (e.g. a subclass of the exact pipeline adding noise) has paths the table does not
+    describe, so it is evaluated per token.
+    """
+    mro = type(pipeline).__mro__
+
+    def owner(attr):
+        return next((k for k in mro if attr in vars(k)), None)
+
+    table_owner = owner("logprob_table")
+    if table_owner is None or getattr(pipeline, "logprob_table", None) is None:
+        return None
+    if any(owner(m) is not table_owner for m in ("sampler_logprobs", "trainer_logprobs")):
+        return None
+    return pipeline.logprob_table
+
+
+def owns_sampler_table(pipeline) -> bool:
+    """Whether the pipeline's sampler path is its ``logprob_table`` (π_s = softmax of the table,
+    e.g. the exact float64 pipeline): ``sampler_logprobs`` is defined where the table is."""
+    mro = type(pipeline).__mro__
+
+    def owner(attr):
+        return next((k for k in mro if attr in vars(k)), None)
+
+    table = owner("logprob_table")
+    return table is not None and owner("sampler_logprobs") is table
+
+
+def token_sampler(pipeline, sampling: str = "faithful"):
+    """How the rollout's tokens are drawn for ``pipeline`` under ``sampling``
+    (:mod:`entropy_lab.precision.sampling`): a
+    :data:`~entropy_lab.problems.base.TokenSampler`, or None to draw from the exact π.
+
+    - ``"faithful"``: the pipeline's ``sample_tokens`` (the sampler path's own distribution π_s,
+      its log π_s reported from the same pass); None where the sampler path is the exact table
+      (π_s = π, e.g. :class:`ExactPipeline`), which draws the same tokens as before.
+    - ``"exact_pi_diagnostic"``: None — tokens from the exact π, the sampler path's log-probs
+      evaluated for them afterwards (the labelled diagnostic).
+
+    Raises:
+        InputError: faithful sampling with a pipeline that has neither ``sample_tokens`` nor a
+            sampler path equal to its ``logprob_table`` (its sampler distribution is undefined).
+    """
+    from entropy_lab.precision.sampling import sampling_names
+
+    if sampling not in sampling_names():
+        raise fail("sampling", sampling, f"one of {sampling_names()}")
+    if sampling == "exact_pi_diagnostic":
+        return None
+    if hasattr(pipeline, "sample_tokens"):
+        return pipeline.sample_tokens
+    if owns_sampler_table(pipeline):
+        return None
+    raise fail("sampling", sampling, "'exact_pi_diagnostic' for this pipeline "
+               f"({getattr(pipeline, 'name', type(pipeline).__name__)}): faithful sampling needs "
+               "sample_tokens(logits [..., K], generator) -> (tokens, sampler log-probs), or a "
+               "sampler path that is its logprob_table")
 
 
 def resolve_pipeline(precision) -> Pipeline:

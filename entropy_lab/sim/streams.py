@@ -54,14 +54,16 @@ class Streams:
             return problem.init_logits(len(self.seed_ids), self.shared)
         return torch.cat([problem.init_logits(1, g) for g in self.per_seed], 0)
 
-    def sample(self, problem, logits, n_prompts: int, group_size: int):
-        """(rollout with ``[B, N, G, T]`` fields, rewards ``[B, N, G]``)."""
+    def sample(self, problem, logits, n_prompts: int, group_size: int, sampler=None):
+        """(rollout with ``[B, N, G, T]`` fields, rewards ``[B, N, G]``); ``sampler``: a
+        :data:`~entropy_lab.problems.base.TokenSampler` (None: tokens from the exact π)."""
+        kw = {} if sampler is None else {"sampler": sampler}
         if self.per_seed is None:
-            rollout = problem.sample(logits, n_prompts, group_size, self.shared)
+            rollout = problem.sample(logits, n_prompts, group_size, self.shared, **kw)
             return rollout, problem.reward(rollout, self.shared)
         parts = []
         for b, gen in enumerate(self.per_seed):
-            r = problem.sample(logits[b:b + 1], n_prompts, group_size, gen)
+            r = problem.sample(logits[b:b + 1], n_prompts, group_size, gen, **kw)
             parts.append((r, problem.reward(r, gen)))
         return _cat_rollouts([p[0] for p in parts]), torch.cat([p[1] for p in parts], 0)
 

@@ -16,27 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from entropy_lab.sim.pipeline import taken_logprobs
-
-
-def table_fn(pipeline):
-    """The pipeline's ``logprob_table`` if it stands for both paths, else None.
-
-    A class that overrides ``sampler_logprobs`` or ``trainer_logprobs`` below the class defining
-    the table (e.g. a subclass of the exact pipeline adding noise) has paths the table does not
-    describe, so it is evaluated per token.
-    """
-    mro = type(pipeline).__mro__
-
-    def owner(attr):
-        return next((k for k in mro if attr in vars(k)), None)
-
-    table_owner = owner("logprob_table")
-    if table_owner is None or getattr(pipeline, "logprob_table", None) is None:
-        return None
-    if any(owner(m) is not table_owner for m in ("sampler_logprobs", "trainer_logprobs")):
-        return None
-    return pipeline.logprob_table
+from entropy_lab.sim.pipeline import table_fn, taken_logprobs
 
 
 class TokenBatch:
@@ -75,7 +55,8 @@ class TokenBatch:
         b = flat.shape[0]
         return table_bsk.reshape(b, -1).gather(1, flat.reshape(b, -1)).reshape(flat.shape)
 
-    def _masked(self, x: torch.Tensor, idx) -> torch.Tensor:
+    def masked(self, x: torch.Tensor, idx=None) -> torch.Tensor:
+        """``x`` ``[B, q, T]`` with 0 on the padding of the tokens (of the minibatch ``idx``)."""
         real = self.real if idx is None else self.real[:, idx]
         return torch.where(real, x, torch.zeros((), dtype=x.dtype))
 
@@ -87,7 +68,7 @@ class TokenBatch:
             else:
                 out = self.pipeline.sampler_logprobs(self.token_logits(logits_bsk), self.actions,
                                                      generator=generator)
-        return self._masked(out, None)
+        return self.masked(out, None)
 
     def trainer_logprobs(self, logits_bsk, idx, generator=None) -> torch.Tensor:
         """New log-probs of the minibatch ``idx``, ``[B, q, T]``, differentiable w.r.t. logits."""
@@ -96,7 +77,7 @@ class TokenBatch:
         else:
             out = self.pipeline.trainer_logprobs(self.token_logits(logits_bsk, idx),
                                                  self.actions[:, idx], generator=generator)
-        return self._masked(out, idx)
+        return self.masked(out, idx)
 
     def centred_logprobs(self, logits_bsk, state_entropy_bs) -> torch.Tensor:
         """L = log π(a|s) + H(s) of each token in exact float64 (REPO's β·L), ``[B, Q, T]``."""
@@ -108,4 +89,4 @@ class TokenBatch:
                 h_bqt = state_entropy_bs.gather(1, self.states.reshape(self.states.shape[0], -1))
                 logp = taken_logprobs(self.token_logits(logits_bsk), self.actions)
                 out = logp + h_bqt.reshape(self.states.shape)
-        return self._masked(out, None)
+        return self.masked(out, None)
