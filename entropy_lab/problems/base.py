@@ -90,7 +90,8 @@ def sample_categorical(
 TokenSampler = Callable[[torch.Tensor, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
 """``(logits rows [..., K] float64, generator) -> (tokens [...] long, log π_s [...] float64)``:
 draws one token per row from a sampler path's own distribution π_s and reports its log-prob from
-the same pass (``PrecisionPipeline.sample_tokens``; docs/precision.md, "Faithful sampling in the simulator")."""
+the same pass (``PrecisionPipeline.sample_tokens``; docs/precision.md, "Faithful sampling in the
+simulator")."""
 
 
 def draw_tokens(rows_xk: torch.Tensor, generator: torch.Generator | None,
