@@ -133,12 +133,14 @@ def block_ratios(pipeline, source, n_rows: int, generator, policy_step=None,
     return convention_ratios(pipeline, conv, passes)
 
 
-def bin_sums(tok: TokenRatios, edges=LOGP_EDGES, eps_low=0.2, eps_high=0.28) -> torch.Tensor:
+def bin_sums(tok: TokenRatios, edges=LOGP_EDGES, eps_low=0.2, eps_high=0.28,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
     """The running sums ``[n_bins, len(SUMS)]`` of one block, binned by exact log-prob.
 
     ``sum_S2``, ``sum_Sn``, ``sum_n2`` (and ``sum_W2``, ``sum_Wn`` for b_w) are over rows of
     (Σ b, count) per row and bin: tokens of one row share its forward pass, so the standard error
-    treats rows, not tokens, as independent.
+    treats rows, not tokens, as independent. ``mask`` (bool ``[R, M]``, default all) keeps only
+    the real tokens (a transformer's response positions up to the first EOS).
     """
     n_bins = len(edges) - 1
     idx = torch.bucketize(tok.logp, torch.tensor(edges[1:-1], dtype=F64))
@@ -150,12 +152,14 @@ def bin_sums(tok: TokenRatios, edges=LOGP_EDGES, eps_low=0.2, eps_high=0.28) -> 
     cols = [one, b, b**2, (r != ex).to(F64), (r > up).to(F64), (r < lo).to(F64),
             r * (r <= up), r * (r >= lo), (ex > up).to(F64), (ex < lo).to(F64),
             bw, tok.corrected.to(F64), tok.gap**2]
+    real = one if mask is None else mask.to(F64)
+    cols = [c * real for c in cols]
     out = torch.zeros(n_bins, len(cols), dtype=F64)
     out.index_add_(0, idx.reshape(-1), torch.stack(cols, -1).reshape(-1, len(cols)))
     rows = r.shape[0]
     row_bin = (torch.arange(rows)[:, None] * n_bins + idx).reshape(-1)
     per_row = torch.zeros(rows * n_bins, 3, dtype=F64)
-    per_row.index_add_(0, row_bin, torch.stack([b, one, bw], -1).reshape(-1, 3))
+    per_row.index_add_(0, row_bin, (torch.stack([b, one, bw], -1) * real[..., None]).reshape(-1, 3))
     s_rb, n_rb, w_rb = per_row.view(rows, n_bins, 3).unbind(-1)
     cluster = torch.stack([(s_rb**2).sum(0), (s_rb * n_rb).sum(0), (n_rb**2).sum(0),
                            (w_rb**2).sum(0), (w_rb * n_rb).sum(0)], -1)
