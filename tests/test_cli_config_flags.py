@@ -119,8 +119,8 @@ def test_help_offers_exactly_the_values_the_config_accepts(command, cls, skip):
             assert f"--{f.name.replace('_', '-')} {shown}" in help_text, f.name
         else:  # a registry's long list, written out in the help
             assert "one of: " + ", ".join(allowed) in " ".join(action.help.split()), f.name
-    expected = {SimConfig: {"optimizer", "mode", "precision", "policy", "old_logp", "geometry",
-                            "rng"},
+    expected = {SimConfig: {"optimizer", "mode", "precision", "policy", "old_logp", "sampling",
+                            "geometry", "rng"},
                 HarnessConfig: {"task", "algo", "precision", "phase2_task", "sampler_path",
                                 "engine", "old_logp"}}
     assert set(with_choices) == expected[cls]
