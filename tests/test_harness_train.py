@@ -118,7 +118,8 @@ def test_the_harness_calls_the_registered_loss(cache, tmp_path):
 
     @register_loss("harness_test_pg")
     def recording_pg(logp, old_logp, advantages, mask, agg="token-mean"):
-        calls.append(tuple(logp.shape))
+        if torch.is_grad_enabled():  # the update's calls (the ratio diagnostics' run no-grad)
+            calls.append(tuple(logp.shape))
         return pg(logp, old_logp, advantages, mask, agg=agg)
 
     try:
@@ -228,7 +229,8 @@ def test_a_tis_layout_loss_gets_the_sampler_logprobs_under_recompute(cache, tmp_
 
     @register_loss("harness_test_tis", data=("sampler_logp",))
     def recording(logp, old_logp, advantages, mask, sampler_logp=None, agg="token-mean"):
-        seen.append(None if sampler_logp is None else tuple(sampler_logp.shape))
+        if torch.is_grad_enabled():  # the update's calls (the ratio diagnostics' run no-grad)
+            seen.append(None if sampler_logp is None else tuple(sampler_logp.shape))
         return pg(logp, old_logp, advantages, mask, agg=agg)
 
     try:

@@ -50,6 +50,15 @@ from entropy_lab.validation import check_choice, fail
 SHAPE_WITH = ("recompute", "sampler")
 BINNED_KEYS = ("ratio/mean", "clip/frac_low", "clip/frac_high", "clip/frac")
 """The metrics ``token_bins`` restricts to each bin and the ``first/`` copies report."""
+TAIL_LOGP = -5.0
+""":func:`logp_bins` splits tokens at this sampler log-prob."""
+
+
+def logp_bins(sampler_logp_bt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The ratio diagnostics' token sets by sampler log-prob ℓ_s: ``tail`` (ℓ_s < −5, where bf16
+    rounds log-probs most coarsely) and ``head`` (ℓ_s ≥ −5); bool, the input's shape."""
+    tail = sampler_logp_bt < TAIL_LOGP
+    return {"tail": tail, "head": ~tail}
 
 
 @dataclass

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from entropy_lab.algorithms import get_preset
-from entropy_lab.algorithms.step import rl_iteration, rollout_entropy
+from entropy_lab.algorithms.step import logp_bins, rl_iteration, rollout_entropy
 from entropy_lab.harness import metrics as M
 from entropy_lab.harness import tasks as T
 from entropy_lab.harness.config import HarnessConfig
@@ -184,7 +184,8 @@ def rl_step(s: Session, cfg: HarnessConfig, device: torch.device) -> dict:
         probe.before()
     t2 = _sync(device)
     res = rl_iteration(policy, s.algo, s.algo_state, batch, _scaled_update(s),
-                       generator=s.gen_cpu, old_logp=cfg.old_logp)
+                       generator=s.gen_cpu, old_logp=cfg.old_logp,
+                       token_bins=logp_bins(batch.sampler_logp_bt))
     s.algo_state = res.state
     t3 = _sync(device)
     row.update({k: float(v) for k, v in res.metrics.items()})

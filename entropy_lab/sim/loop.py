@@ -32,7 +32,7 @@ import torch
 
 from entropy_lab.algorithms.presets import apply_overrides, get_preset
 from entropy_lab.algorithms.recipe import PARTS
-from entropy_lab.algorithms.step import default_update, rl_iteration
+from entropy_lab.algorithms.step import default_update, logp_bins, rl_iteration
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.adapter import LogitsPolicy
@@ -49,9 +49,6 @@ OPTIMIZERS = Registry("optimizer")
 OPTIMIZERS.register("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr))
 OPTIMIZERS.register("adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
 STEPS = Registry("simulation mode")
-TAIL_LOGP = -5.0
-"""Ratio diagnostics of a precision run split tokens at this sampler log-prob: ``|tail``
-(ℓ_s < −5, where bf16 rounding of log-probs is coarsest) and ``|head`` (ℓ_s ≥ −5)."""
 
 
 class SimulationError(RuntimeError):
@@ -257,10 +254,8 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
     batch = policy.sample(cfg.n_prompts, cfg.group_size)
     ctx.guard.add("rewards", batch.rewards_ng)
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
-    bins = None
-    if not isinstance(ctx.pipeline, ExactPipeline):  # ratio diagnostics by sampler log-prob
-        tail = batch.sampler_logp_bt < TAIL_LOGP
-        bins = {"tail": tail, "head": ~tail}
+    exact = isinstance(ctx.pipeline, ExactPipeline)  # else: ratio diagnostics by ℓ_s bin
+    bins = None if exact else logp_bins(batch.sampler_logp_bt)
     res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
                        generator=ctx.streams.shared, old_logp=cfg.old_logp,
                        observe=ctx.guard.add, token_bins=bins)
