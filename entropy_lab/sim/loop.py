@@ -88,6 +88,17 @@ def resolve(problem, algorithm, config, overrides):
     algorithm hyperparameters); build the problem, algorithm and config objects and return them
     with the policy options."""
     config = SimConfig() if config is None else config
+    if overrides.get("regime") is not None:  # a named regime sets schedule, optimizer and lr
+        from entropy_lab.sim.regimes import regime_overrides
+
+        regime = overrides["regime"]
+        overrides = {k: v for k, v in overrides.items() if k != "regime"}
+        clash = sorted(set(overrides) & {"lr", "optimizer", "epochs", "minibatches"})
+        if clash:
+            raise fail("regime", regime, f"a regime without {clash} beside it (the regime "
+                       "sets them: lr by calibration)")
+        overrides.update(regime_overrides(problem, algorithm, regime))
+    overrides = {k: v for k, v in overrides.items() if k != "regime"}
     fields = set(SimConfig.field_names())
     sim_kw = {k: v for k, v in overrides.items() if k in fields}
     prob_kw = {k[len("problem."):]: v for k, v in overrides.items() if k.startswith("problem.")}
@@ -128,7 +139,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         pipeline: a precision pipeline object (overrides ``config.precision``).
         overrides: SimConfig fields (``policy="lowrank"``), ``problem.<key>`` builder
             overrides, ``policy.<key>`` policy options (``**{"policy.rank": 8}``), or algorithm
-            hyperparameters (``eps_high=0.3``), routed by name.
+            hyperparameters (``eps_high=0.3``), routed by name; ``regime="llm-clip"`` sets the
+            schedule, optimizer and a calibrated lr (:mod:`entropy_lab.sim.regimes`).
     Returns:
         :class:`SimResult`; ``frame`` has the columns listed in ``entropy_lab.sim`` and
         ``frame.attrs`` = {"config", "algorithm", "problem", "precision"}.
