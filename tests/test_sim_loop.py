@@ -337,3 +337,21 @@ def test_expected_mode_reward_mean_is_the_exact_j_before_each_step_across_a_swit
     assert df.reward_mean.iloc[3] == pytest.approx(float(prob_b.expected_reward(z2)[0]),
                                                    abs=1e-15)
     assert df.reward_mean.iloc[4] == df.J.iloc[3]
+
+
+@pytest.mark.parametrize("pid", ["cbandit/calibrated", "prompts-many/calibrated"])
+def test_snapshot_entropy_gradient_without_moving_visits(pid):
+    """Bandits (visits = w_c, not functions of the logits): the snapshot's closed-form
+    ∂H/∂z against autograd of H = Σ_c w_c H_c / Σ_c w_c written here, at random logits."""
+    from entropy_lab.sim.record import snapshot
+
+    prob = get_problem(pid)
+    z = 2.0 * torch.randn(2, prob.num_states, prob.num_actions,
+                          generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    zr = z.clone().requires_grad_(True)
+    logp = torch.log_softmax(zr, -1)
+    h_c = -(logp.exp() * logp).sum(-1)
+    w = prob.prompt_probs.to(torch.float64)
+    (want,) = torch.autograd.grad(((h_c * w).sum(-1) / w.sum()).sum(), zr)
+    got = snapshot(prob, z, 4).grad_entropy
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-15)

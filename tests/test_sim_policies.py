@@ -64,6 +64,10 @@ def test_dh_pred_param_is_the_directional_derivative():
         for k, p in sp.policy.params.items():
             p.copy_(theta0[k] + direction[k])
     pred = sp.predictions(theta0, before.grad_entropy, lr=0.1, optimizer="adam")["dH_pred_param"]
+    # a θ_before that begin_step did not hand out: its own forward, the same value
+    copy = {k: v.clone() for k, v in theta0.items()}
+    again = sp.predictions(copy, before.grad_entropy, lr=0.1, optimizer="adam")["dH_pred_param"]
+    torch.testing.assert_close(again, pred, rtol=1e-13, atol=0)
 
     def h_at(scale):
         params = {k: theta0[k] + scale * direction[k] for k in theta0}
@@ -71,6 +75,53 @@ def test_dh_pred_param_is_the_directional_derivative():
 
     fd = (h_at(eps) - h_at(-eps)) / (2 * eps)
     torch.testing.assert_close(pred, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("policy", ["loglinear", "lowrank", "mlp"])
+def test_orthogonal_prediction_from_the_minibatch_rows(policy):
+    """dH_pred_orth = ∇_zH·(−η Σ_m g_z^(m)) with each minibatch's ∂loss/∂z kept on its tokens'
+    rows only, against the dense ∂loss/∂z of a loss through the full ``[B, S, K]`` logits
+    (repeated states within and across minibatches)."""
+    from entropy_lab.sim.params import SimParams
+
+    problem = get_problem("prompts-many/calibrated")
+    s, k = problem.num_states, problem.num_actions
+    sp = SimParams(problem.init_logits(2).to(torch.float64), policy, seed=1)
+    with torch.no_grad():  # off the start, so every parameter carries a gradient
+        for p in sp.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(2),
+                                     dtype=torch.float64))
+    theta0 = sp.begin_step()
+    gen = torch.Generator().manual_seed(3)
+    ge = torch.randn(2, s, k, generator=gen, dtype=torch.float64)
+    minibatches = [torch.tensor([[0, 5, 5], [7, 1, 7]]), torch.tensor([[5, 2, 0], [7, 7, 3]])]
+    weights = [torch.randn(2, 3, k, generator=gen, dtype=torch.float64) for _ in minibatches]
+    dense = torch.zeros(2, s, k, dtype=torch.float64)
+    for states, w in zip(minibatches, weights):
+        (torch.log_softmax(sp.state_logits(states), -1) * w).sum().backward()
+        z = sp.logits().detach().requires_grad_(True)
+        rows = torch.stack([z[b, states[b]] for b in range(2)])
+        (g,) = torch.autograd.grad((torch.log_softmax(rows, -1) * w).sum(), z)
+        dense += g
+    got = sp.predictions(theta0, ge, lr=0.3, optimizer="sgd")["dH_pred_orth"]
+    torch.testing.assert_close(got, (ge * (-0.3 * dense)).sum((1, 2)), rtol=1e-12, atol=1e-15)
+    assert bool((got != 0).all())
+
+
+def test_current_logits_follow_the_parameters():
+    """The detached forward is evaluated once per θ: repeated calls give the same buffer, an
+    in-place update (the optimizer's) gives the new logits."""
+    from entropy_lab.sim.params import SimParams
+
+    problem = get_problem("prompts-many/calibrated")
+    sp = SimParams(problem.init_logits(2).to(torch.float64), "lowrank", seed=1)
+    first = sp.current()
+    assert sp.current().data_ptr() == first.data_ptr()
+    with torch.no_grad():
+        sp.policy.params["V"].add_(0.5)
+    now = sp.current()
+    assert now.data_ptr() != first.data_ptr() and not torch.equal(now, first)
+    torch.testing.assert_close(now, sp.logits().detach(), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("policy", ["loglinear", "lowrank", "mlp"])

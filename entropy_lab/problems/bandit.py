@@ -88,8 +88,13 @@ class ContextualBandit(TabularProblem):
         return self.prompt_probs.to(logits.dtype).expand(logits.shape[0], -1)
 
     def _context_values(self, logits: torch.Tensor, table_ck: torch.Tensor) -> torch.Tensor:
+        """Σ_a π(a|c) table(c, a), ``[B, C]``; without a gradient to keep, π ⊙ table is formed
+        in π's own buffer (the same numbers, one ``[B, C, K]`` buffer fewer)."""
         p_bck = torch.softmax(self.check_logits(logits), dim=-1)
-        return (p_bck * table_ck.to(p_bck.dtype)).sum(-1)
+        table = table_ck.to(p_bck.dtype)
+        if p_bck.requires_grad:
+            return (p_bck * table).sum(-1)
+        return p_bck.mul_(table).sum(-1)
 
     def expected_reward(self, logits: torch.Tensor) -> torch.Tensor:
         """J = Σ_c w_c Σ_a π(a|c) μ(c, a). ``[B]``, differentiable."""
@@ -122,12 +127,16 @@ class ContextualBandit(TabularProblem):
         sampler: TokenSampler | None = None,
     ) -> Rollout:
         """Contexts i.i.d. from ``prompt_probs``, then G arms per context; T = 1 (tokens from π,
-        or from ``sampler``'s distribution: :meth:`TabularProblem.sample`)."""
-        p_bsk, n, g = self._sampling_policy(logits, n_prompts, group_size, sampler)
-        b = p_bsk.shape[0]
+        or from ``sampler``'s distribution: :meth:`TabularProblem.sample`). π is taken only on
+        the N drawn contexts' rows (softmax is row-wise: the same numbers as the rows of the full
+        ``[B, C, K]`` softmax)."""
+        z_bsk, n, g = self._sampling_args(logits, n_prompts, group_size)
+        b = z_bsk.shape[0]
         prompts_bn = self.sample_prompts(b, n, generator)
-        p_bnk = p_bsk.gather(1, prompts_bn[..., None].expand(-1, -1, self.num_actions))
-        actions_bng, logp_bng = draw_tokens(p_bnk, generator, sampler, draws=g)
+        rows_bnk = z_bsk.gather(1, prompts_bn[..., None].expand(-1, -1, self.num_actions))
+        if sampler is None:  # a sampler draws from the logits rows themselves (draw_tokens)
+            rows_bnk = torch.softmax(rows_bnk, dim=-1)
+        actions_bng, logp_bng = draw_tokens(rows_bnk, generator, sampler, draws=g)
         states = prompts_bn[:, :, None, None].expand(-1, -1, g, 1).contiguous()
         mask = torch.ones(b, n, g, 1, dtype=torch.float64)
         logp = None if logp_bng is None else logp_bng[..., None]

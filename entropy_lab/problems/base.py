@@ -311,12 +311,19 @@ class TabularProblem:
         """Check the arguments of :meth:`sample`; return (the rows tokens are drawn from
         ``[B, S, K]``, detached: π = softmax(logits), or the logits themselves when a ``sampler``
         draws (:func:`draw_tokens`); N, G)."""
+        logits, n, g = self._sampling_args(logits, n_prompts, group_size)
+        if sampler is not None:
+            return logits, n, g
+        return torch.softmax(logits, dim=-1), n, g
+
+    def _sampling_args(
+        self, logits: torch.Tensor, n_prompts: int, group_size: int
+    ) -> tuple[torch.Tensor, int, int]:
+        """Check the arguments of :meth:`sample`; return (detached logits, N, G)."""
         logits = self.check_logits(logits)
         n = check_count("n_prompts", n_prompts)
         g = check_count("group_size", group_size)
-        if sampler is not None:
-            return logits.detach(), n, g
-        return torch.softmax(logits.detach(), dim=-1), n, g
+        return logits.detach(), n, g
 
     def reward(self, rollout: Rollout, generator: torch.Generator | None = None) -> torch.Tensor:
         """``[B, N, G]`` float64 episode rewards (the generator draws stochastic rewards)."""

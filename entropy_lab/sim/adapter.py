@@ -20,6 +20,7 @@ import torch
 
 from entropy_lab.algorithms.step import Batch
 from entropy_lab.sim.tokens import TokenBatch
+from entropy_lab.theory import entropy
 
 
 class LogitsPolicy:
@@ -68,20 +69,41 @@ class LogitsPolicy:
                 sampler_bqt = tokens.masked(rollout.sampler_logp.reshape(b, -1, t_len))
             else:
                 sampler_bqt = tokens.sampler_logprobs(z, generator=self.streams.shared)
-            h_bs = self.problem.state_entropy(z)
-            h_bqt = h_bs.gather(1, tokens.states.reshape(b, -1)).reshape(tokens.states.shape)
+            if tokens.per_state:
+                h_bs = self.problem.state_entropy(z)
+                h_bqt = h_bs.gather(1, tokens.states.reshape(b, -1)).reshape(tokens.states.shape)
+            else:  # S > Q·T: the entropy (row-wise) of the tokens' states only
+                h_bs = None
+                h_bqt = entropy(tokens.token_logits(z))
             h_bqt = torch.where(real_bqt, h_bqt, torch.zeros((), dtype=h_bqt.dtype))
         data = {"tokens": tokens, "rollout": rollout, "z": z, "h_bs": h_bs}
         return Batch(rewards_bng.to(torch.float64), real_bqt, sampler_bqt, h_bqt, data)
 
     def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
+        """Per state (S <= Q·T): the policy's logits of every state, ``[B, S, K]``, and the
+        table gathered. Per token: only the rows of the minibatch's states, ``[B, q·T, K]``
+        (``SimParams.state_logits``), so a parameterised policy never builds the ``[B, S, K]``
+        tensor or its gradient for a minibatch."""
         tokens = batch.data["tokens"]
-        z = self.params.logits()
-        if not self.params.tabular:  # ∂loss/∂z of this minibatch, for dH_pred_orth
-            z.register_hook(self.params.add_logit_gradient)
-        logp = tokens.trainer_logprobs(z, idx, generator=self.streams.shared)
-        tok = tokens.token_logits(z, idx) if with_logits else None
+        if tokens.per_state:
+            z = self.params.logits()
+            if not self.params.tabular:  # ∂loss/∂z of this minibatch, for dH_pred_orth
+                z.register_hook(self.params.add_logit_gradient)
+            logp = tokens.trainer_logprobs(z, idx, generator=self.streams.shared)
+            tok = tokens.token_logits(z, idx) if with_logits else None
+            return logp, tok
+        states = tokens.minibatch_states(idx)
+        logp = tokens.token_trainer_logprobs(self._rows(states), idx,
+                                             generator=self.streams.shared)
+        # a second gather for the loss's own use (as the per-state branch): each use keeps its
+        # own gradient path, so the tabular policy's scatter order is the one it always had
+        tok = self._rows(states) if with_logits else None
         return logp, tok
+
+    def _rows(self, states_bqt: torch.Tensor) -> torch.Tensor:
+        """``[B, q, T, K]`` logits of the tokens' states."""
+        b, q, t = states_bqt.shape
+        return self.params.state_logits(states_bqt.reshape(b, q * t)).reshape(b, q, t, -1)
 
     def recompute_logprobs(self, batch: Batch) -> torch.Tensor:
         if "recompute" not in batch.cache:
@@ -95,7 +117,7 @@ class LogitsPolicy:
         return batch.cache["recompute"]
 
     def centred_logprobs(self, batch: Batch) -> torch.Tensor:
-        tokens, h_bs = batch.data["tokens"], batch.data["h_bs"]
+        tokens = batch.data["tokens"]
         if tokens.per_state:
-            return tokens.centred_logprobs(batch.data["z"], h_bs)
+            return tokens.centred_logprobs(batch.data["z"], batch.data["h_bs"])
         return self.recompute_logprobs(batch) + batch.entropy_bt

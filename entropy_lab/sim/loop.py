@@ -165,7 +165,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             exp.check_binary_rewards(prob, problem.init_logits(1))
 
     params = SimParams(ctx.streams.init_logits(problem).to(torch.float64), config.policy,
-                       policy_kw, config.seed)
+                       policy_kw, config.seed, orthogonal=config.optimizer == "sgd")
     optimizer = OPTIMIZERS.get(config.optimizer)(params.parameters(), config.lr)
     before = snapshot(problem, params.current(), config.k)
     # sampled mode: the first iteration creates the state from its rollout's entropy
@@ -183,31 +183,38 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     step_fn = STEPS.get(config.mode)
     # The loop feeds only its own, guarded intermediate results to the problem and algorithm
     # entry points: their per-call finiteness scans are replaced by one check per iteration.
+    workspace: list[torch.Tensor] = []  # spare [B, S, K] buffers for the snapshots
     with trusted():
         for t in range(1, config.steps + 1):
             task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
             prob = tasks[task]
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
                 before = snapshot(prob, params.current(), config.k)
-            logits_before = params.current().clone()
+            logits_before = params.current(frozen=True)
             theta_before = params.begin_step()
             metrics, state, used = step_fn(ctx, prob, params, optimizer, state)
             values = _controller_values(used, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
             z_after = params.current()
-            after = snapshot(prob, z_after, config.k)
+            after = snapshot(prob, z_after, config.k, workspace)
             ctx.guard.add("logits after the update", z_after)
             ctx.guard.add("entropy after the update", after.entropy)
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
             if config.mode == "expected":
                 state.update(after.entropy)
-            delta = z_after - logits_before
+            predictions = params.predictions(theta_before, before.grad_entropy, config.lr,
+                                             config.optimizer)
+            # Δz into logits_before's own buffer (not used after this step: a copy for the
+            # tabular policy, the previous θ's forward, its graph consumed above, otherwise;
+            # elementwise, the same numbers)
+            delta = torch.sub(z_after, logits_before, out=logits_before)
+            # the last use of `before`: its buffers take update_row's products
             row = {**snapshot_row(after, config.k), **_ceiling(prob, after),
-                   **update_row(before, after, delta),
-                   **params.predictions(theta_before, before.grad_entropy, config.lr,
-                                        config.optimizer),
+                   **update_row(before, after, delta, consume=True), **predictions,
                    **values, **metrics}
             rec.add(row, task)
+            # before's buffers are free now: the next snapshot's π and π log π (two at most)
+            workspace[:] = [*workspace, before.grad_entropy, before.p_centred][-2:]
             before = after
     frame = rec.frame()
     frame.attrs.update(_attrs(config, algorithm, problem, ctx.pipeline))

@@ -30,9 +30,11 @@ class Snapshot:
 
     Attributes:
         entropy, entropy_seq, J, pass1, passk: ``[B]``.
-        grad_entropy: ``[B, S, K]`` ∂(token-averaged entropy)/∂logits (autograd; seeds separate).
+        grad_entropy: ``[B, S, K]`` ∂(token-averaged entropy)/∂logits (autograd, or its closed
+            form on bandits; seeds separate).
         weights: ``[B, S]`` visits_s / Σ_s visits_s (the state weights of the token average).
-        probs, centred: ``[B, S, K]`` π and L = log π + H per state (for Theorem 1 per state).
+        p_centred: ``[B, S, K]`` π ⊙ L, L = log π + H per state (Theorem 1 per state:
+            ΔH_s ≈ −Σ_a π_a L_a Δz_a).
     """
 
     entropy: torch.Tensor
@@ -42,32 +44,56 @@ class Snapshot:
     passk: torch.Tensor
     grad_entropy: torch.Tensor
     weights: torch.Tensor
-    probs: torch.Tensor
-    centred: torch.Tensor
+    p_centred: torch.Tensor
 
 
-def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
+def snapshot(problem, logits: torch.Tensor, k: int,
+             workspace: list[torch.Tensor] | None = None) -> Snapshot:
     """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k).
 
     Three problem calls (visits, expected_reward, success_prob) give everything through the
     interface's definitions: entropy = Σ_s v_s·H_s / Σ_s v_s, entropy_seq = Σ_s v_s·H_s,
-    pass@k = Σ_c w_c·(1 − (1 − p_c)^k) (``entropy_lab.passk.exact_pass_at_k``); the gradient
-    of the token-averaged entropy comes from autograd through visits and H (the state
-    distribution moves too).
+    pass@k = Σ_c w_c·(1 − (1 − p_c)^k) (``entropy_lab.passk.exact_pass_at_k``). The gradient of
+    the token-averaged entropy comes from autograd through visits and H where the visits move
+    with the logits (trees, MDPs: the state distribution moves too); where they do not (bandits:
+    visits = w_c), it is the closed form ∂H/∂z(s, a) = −(v_s / Σ v)·π_a·(log π_a + H_s), the
+    same function without a ``[B, S, K]`` backward pass (tests/test_sim_loop.py checks it against
+    autograd).
+
+    ``workspace``: spare ``[B, S, K]`` buffers nothing else uses (the loop's consumed snapshot);
+    without a gradient pass π and π log π are written into them (the same numbers, no new
+    buffer) and π's buffer is handed back to the list once free.
     """
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
         v_bs = problem.visits(z)
+    moving = v_bs.requires_grad
+    if not moving:
+        z = z.detach()
+    spare = [] if moving or workspace is None else workspace
+    with torch.set_grad_enabled(moving):
         logp_bsk = torch.log_softmax(z, -1)
-        p_bsk = logp_bsk.exp()
-        h_bs = -(p_bsk * logp_bsk).sum(-1)
+        p_bsk = torch.exp(logp_bsk, out=_spare(spare, logp_bsk))
+        plogp_bsk = torch.mul(p_bsk, logp_bsk, out=_spare(spare, logp_bsk))
+        h_bs = -plogp_bsk.sum(-1)
         seq_b = (v_bs * h_bs).sum(-1)
         vsum_b = v_bs.sum(-1)
         h_b = seq_b / vsum_b
-        (grad,) = torch.autograd.grad(h_b.sum(), z)  # a sum of per-seed terms: seeds stay apart
+        if moving:  # a sum of per-seed terms: seeds stay apart
+            (grad,) = torch.autograd.grad(h_b.sum(), z)
     z = z.detach()
     with torch.no_grad():
         v_bs = v_bs.detach()
+        weights_bs = v_bs / vsum_b.detach().unsqueeze(-1)
+        logp_bsk, p_bsk, h_bs = logp_bsk.detach(), p_bsk.detach(), h_bs.detach()
+        # (log π + H) · π in the buffer of π log π (no longer needed; the autograd graph is
+        # freed: the same numbers as a new tensor), and the closed-form gradient in log π's:
+        # no new [B, S, K] buffer for either
+        p_centred = torch.add(logp_bsk, h_bs.unsqueeze(-1), out=plogp_bsk.detach()).mul_(p_bsk)
+        if not moving:
+            grad = torch.mul(p_centred, (-weights_bs).unsqueeze(-1), out=logp_bsk)
+        if workspace is not None and not moving:
+            workspace.append(p_bsk)  # π is not kept
         p_bc = problem.success_prob(z)
         return Snapshot(
             entropy=h_b.detach(),
@@ -76,22 +102,35 @@ def snapshot(problem, logits: torch.Tensor, k: int) -> Snapshot:
             pass1=passk.exact_pass_at_k(p_bc, 1, problem.prompt_probs),
             passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
             grad_entropy=grad,
-            weights=v_bs / vsum_b.detach().unsqueeze(-1),
-            probs=p_bsk.detach(),
-            centred=logp_bsk.detach() + h_bs.detach().unsqueeze(-1),
+            weights=weights_bs,
+            p_centred=p_centred,
         )
 
 
-def update_row(before: Snapshot, after: Snapshot, delta_logits) -> dict:
+def _spare(workspace: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor | None:
+    """A buffer of ``like``'s shape and dtype taken from ``workspace`` (None: a new one)."""
+    for i, buf in enumerate(workspace):
+        if buf.shape == like.shape and buf.dtype == like.dtype:
+            return workspace.pop(i)
+    return None
+
+
+def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = False) -> dict:
     """dH_exact, dH_pred (∇H·Δz) and dH_pred_state, ``[B]`` each.
 
     dH_pred_state = Σ_s w_s·(−Σ_a π_a L_a Δz_a): Theorem 1's general form per state
-    (``theory.first_order_entropy_change``, from the snapshot's π and L), state weights frozen.
+    (``theory.first_order_entropy_change``, from the snapshot's π ⊙ L), state weights frozen.
+    ``consume``: the two products are written into ``before``'s own ``grad_entropy`` and
+    ``p_centred`` buffers (the same numbers; ``before`` is unusable afterwards), as the loop does
+    once it has no further use for them; otherwise into one new ``[B, S, K]`` buffer.
     """
-    per_state_bs = -(before.probs * before.centred * delta_logits).sum(-1)
+    ge, pc = before.grad_entropy, before.p_centred
+    prod = torch.mul(ge, delta_logits, out=ge) if consume else ge * delta_logits
+    dh_pred = prod.sum((1, 2))
+    per_state_bs = -torch.mul(pc, delta_logits, out=pc if consume else prod).sum(-1)
     return {
         "dH_exact": after.entropy - before.entropy,
-        "dH_pred": (before.grad_entropy * delta_logits).sum((1, 2)),
+        "dH_pred": dh_pred,
         "dH_pred_state": (before.weights * per_state_bs).sum(-1),
     }
 

@@ -42,6 +42,10 @@ class TokenBatch:
         self.per_state = self.table is not None and num_states <= q * t
         self.flat = self.states * num_actions + actions_bqt  # [B, Q, T] index into S·K
 
+    def minibatch_states(self, idx=None) -> torch.Tensor:
+        """``[B, q, T]`` state of every token of the minibatch ``idx`` (all when None)."""
+        return self.states if idx is None else self.states[:, idx]
+
     def token_logits(self, logits_bsk: torch.Tensor, idx=None) -> torch.Tensor:
         """logits[b, state, :] of every token (of the minibatch ``idx``): ``[B, q, T, K]``."""
         states = self.states if idx is None else self.states[:, idx]
@@ -72,11 +76,17 @@ class TokenBatch:
 
     def trainer_logprobs(self, logits_bsk, idx, generator=None) -> torch.Tensor:
         """New log-probs of the minibatch ``idx``, ``[B, q, T]``, differentiable w.r.t. logits."""
-        if self.per_state:
-            out = self._gather(self.table(logits_bsk), idx)
-        else:
-            out = self.pipeline.trainer_logprobs(self.token_logits(logits_bsk, idx),
-                                                 self.actions[:, idx], generator=generator)
+        if not self.per_state:
+            return self.token_trainer_logprobs(self.token_logits(logits_bsk, idx), idx,
+                                               generator=generator)
+        return self.masked(self._gather(self.table(logits_bsk), idx), idx)
+
+    def token_trainer_logprobs(self, token_logits_bqtk, idx, generator=None) -> torch.Tensor:
+        """New log-probs ``[B, q, T]`` of the minibatch ``idx`` from its tokens' logits
+        ``[B, q, T, K]`` (``token_logits`` of the minibatch, or a policy's rows of those states),
+        through the pipeline's trainer path; differentiable w.r.t. them."""
+        out = self.pipeline.trainer_logprobs(token_logits_bqtk, self.actions[:, idx],
+                                             generator=generator)
         return self.masked(out, idx)
 
     def centred_logprobs(self, logits_bsk, state_entropy_bs) -> torch.Tensor:
