@@ -7,6 +7,7 @@
     entropy-lab sweep --problem ID --grid key=v1,v2 ... [--backend local|ray [--address A]]
         [--store DIR] --out FILE
     entropy-lab harness --task T --algo NAME --precision bf16 --steps S [--model PATH]
+    entropy-lab harness-study [--steps S] [--seeds N] [--device cuda] --out DIR
     entropy-lab bench [--only NAME ...] [--json]
 
 Each subcommand lives in ``entropy_lab/commands/<name>.py`` with ``add_arguments(parser)`` and
@@ -30,6 +31,7 @@ COMMANDS = {
     "sim": "train tabular policies with exact per-step theory; write a DataFrame",
     "sweep": "a grid of sim runs (locally or on Ray), cells stored as they finish",
     "harness": "RL on a small transformer with LoRA, in bf16 / fp16 / fp32",
+    "harness-study": "the harness study: algorithms × precisions × seeds, resumable",
     "bench": "speed and memory benchmarks, each with its ratio against a reference",
 }
 
@@ -43,7 +45,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"entropy_lab.commands.{name}")
+    return importlib.import_module(f"entropy_lab.commands.{name.replace('-', '_')}")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

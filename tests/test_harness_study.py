@@ -1,0 +1,63 @@
+"""The harness study (entropy_lab/harness/study.py): the grid, and a 2-step, 1-seed study end to
+end including a kill between runs and inside a run, then a rerun that finishes it."""
+
+import json
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from entropy_lab.harness import study as S  # noqa: E402
+from entropy_lab.harness import train  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = dict(pretrain_steps=30, pretrain_batch=32, prompts_per_step=2, group_size=4, pass_k=2,
+            eval_seqs=4, lora_rank=2, device="cpu")
+
+
+def test_the_default_grid():
+    runs = S.study_runs()
+    ids = [r.run_id for r in runs]
+    assert len(ids) == len(set(ids)) == (5 * 3 + 1 + 3) * 3
+    assert "dapo_fp32_logprobs_s2" in ids and "seq_repo_r_fp32_s0" in ids
+    seq = next(r for r in runs if r.sequential)
+    assert seq.config.phase2_task == "palindrome" and seq.config.phase2_steps == 200
+    assert all(r.config.steps == 200 for r in runs)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_study_resumes_and_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    kw = dict(algos=("grpo", "dapo"), precisions=("fp32",), extra=(), sequential=("grpo",),
+              cache_dir=str(tmp_path / "cache"), **TINY)
+    runs = S.study_runs(2, 1, **kw)
+    assert [r.run_id for r in runs] == ["grpo_fp32_s0", "dapo_fp32_s0", "seq_grpo_fp32_s0"]
+    clean = S.run_study(tmp_path / "clean", runs, progress=lambda m: None)
+
+    real_step, calls = train.rl_step, []
+
+    def dying(s, cfg, device):  # the kill: the 4th RL step overall (dapo's 2nd) never finishes
+        calls.append(cfg.algo)
+        if len(calls) == 4:
+            raise Killed
+        return real_step(s, cfg, device)
+
+    monkeypatch.setattr(train, "rl_step", dying)
+    with pytest.raises(Killed):
+        S.run_study(tmp_path / "killed", runs, progress=lambda m: None)
+    meta = json.loads((tmp_path / "killed" / "study.json").read_text())
+    assert meta["finished"] == 1  # grpo finished and its rows are on disk already
+    assert set(pd.read_csv(tmp_path / "killed" / "study.csv").run_id) == {"grpo_fp32_s0"}
+    monkeypatch.setattr(train, "rl_step", real_step)
+    seen = []
+    again = S.run_study(tmp_path / "killed", runs, progress=seen.append)
+    assert seen == ["[2/3] dapo_fp32_s0 (resume)", "[3/3] seq_grpo_fp32_s0 (new)"]
+    timing = [c for c in clean.columns if c.startswith(("speed/", "time/"))]
+    a, b = clean.drop(columns=timing), again.drop(columns=timing)
+    pd.testing.assert_frame_equal(a, b)
+    assert set(clean.groupby("run_id").phase.max()) == {1, 2}
+    assert (tmp_path / "clean" / "study.json").exists()
