@@ -10,10 +10,10 @@ import pytest
 from entropy_lab.commands._config_args import add_config_arguments, config_overrides, field_docs
 from entropy_lab.harness.config import HarnessConfig
 from entropy_lab.sim.config import SimConfig
-from entropy_lab.sim.sweep import Cell, StoredCell
+from entropy_lab.sim.sweep import Cell, RunGroup
 
 
-@pytest.mark.parametrize("cls", [SimConfig, HarnessConfig, Cell, StoredCell])
+@pytest.mark.parametrize("cls", [SimConfig, HarnessConfig, Cell, RunGroup])
 def test_every_config_field_has_a_docstring(cls):
     docs = field_docs(cls)
     missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]

@@ -43,6 +43,8 @@ def field_docs(cls) -> dict[str, str]:
 def _kind(annotation: str) -> tuple[type | None, bool]:
     """(scalar type, is a tuple of them) from a field's annotation string."""
     parts = [p.strip() for p in annotation.split("|") if p.strip() != "None"]
+    if len(parts) == 2 and parts[1] == f"tuple[{parts[0]}, ...]":
+        parts = parts[1:]  # ``float | tuple[float, ...]``: one value or several (see below)
     text = parts[0] if len(parts) == 1 else annotation
     if text.startswith("tuple[") and text.endswith(", ...]"):
         return _SCALARS.get(text[len("tuple["):-len(", ...]")]), True
@@ -138,5 +140,8 @@ def config_overrides(args, cls, skip=()) -> dict:
     for f in dataclasses.fields(cls):
         value = getattr(args, f.name, None) if f.name not in skip else None
         if value is not None:
-            out[f.name] = tuple(value) if isinstance(value, list) else value
+            if isinstance(value, list):  # a scalar-or-tuple field given one value: the scalar
+                scalar_too = not str(f.type).startswith(("tuple", "None"))
+                value = value[0] if scalar_too and len(value) == 1 else tuple(value)
+            out[f.name] = value
     return out

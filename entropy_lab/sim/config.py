@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from entropy_lab.algorithms.conventions import TRAINING_CONVENTIONS as OLD_LOGP
 from entropy_lab.precision.pipelines import precision_name
 from entropy_lab.precision.sampling import sampling_names
+from entropy_lab.sim.replicas import is_per_replica, replica_values
 from entropy_lab.validation import InputError, check_field_choices, check_number, choice_field, fail
 
 MODES = ("sampled", "expected")
@@ -47,8 +48,9 @@ class SimConfig:
     """Training iterations (one sampled batch, or one expected update, each)."""
     seeds: int = 8
     """B, independent replicas batched as the leading tensor dim."""
-    lr: float = 0.1
-    """Optimizer learning rate on the logits."""
+    lr: float | tuple[float, ...] = 0.1
+    """Optimizer learning rate on the logits: a float, or one value > 0 per replica (a sequence of
+    length ``seeds``, stored as a tuple; :mod:`entropy_lab.sim.replicas`)."""
     optimizer: str = choice_field("sgd", OPTIMIZERS)
     """The torch.optim optimizer of the logits (its default hyperparameters otherwise)."""
     mode: str = choice_field("sampled", MODES)
@@ -86,6 +88,10 @@ class SimConfig:
     """Base seed of the generators when no generator is passed (and of the minibatch schedule)."""
     first_seed: int = 0
     """Seed ids are first_seed .. first_seed + seeds − 1 (the ``seed`` column)."""
+    seed_ids: tuple[int, ...] | None = None
+    """Explicit seed ids of the ``seeds`` replicas (repeats allowed: the same seed under several
+    per-replica hyperparameter values, :mod:`entropy_lab.sim.replicas`); None: from
+    ``first_seed``."""
     rng: str = choice_field("batched", RNG_MODES)
     """``"batched"``: one generator for all seeds (fastest); ``"per_seed"``: each seed id owns a
     generator, so a seed's trajectory does not depend on which other seeds share the batch."""
@@ -94,7 +100,10 @@ class SimConfig:
         check_field_choices(self)  # optimizer, mode, precision, policy, old_logp, sampling, ...
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("seeds", self.seeds, lo=1, integer=True)
-        check_number("lr", self.lr, lo=0.0, lo_open=True)
+        if is_per_replica(self.lr):
+            object.__setattr__(self, "lr", replica_values("lr", self.lr, self.seeds, positive=True))
+        else:
+            check_number("lr", self.lr, lo=0.0, lo_open=True)
         check_number("n_prompts", self.n_prompts, lo=1, integer=True)
         check_number("group_size", self.group_size, lo=1, integer=True)
         check_number("k", self.k, lo=1, integer=True)
@@ -102,6 +111,19 @@ class SimConfig:
             check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
         check_number("seed", self.seed, lo=0, integer=True)
         check_number("first_seed", self.first_seed, lo=0, integer=True)
+        if self.seed_ids is not None:
+            ids = self.seed_ids
+            if (not is_per_replica(ids) or len(ids) != self.seeds
+                    or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in ids)):
+                raise fail("seed_ids", ids, f"None or {self.seeds} integers >= 0 (one per "
+                           f"replica, seeds={self.seeds})")
+            object.__setattr__(self, "seed_ids", tuple(ids))
+
+    def replica_seed_ids(self) -> list[int]:
+        """The seed id of each replica (``seed_ids``, else first_seed .. first_seed + seeds − 1)."""
+        if self.seed_ids is not None:
+            return list(self.seed_ids)
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
     @classmethod
     def field_names(cls) -> list[str]:

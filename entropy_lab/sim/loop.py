@@ -38,16 +38,15 @@ from entropy_lab.sim import expected as exp
 from entropy_lab.sim.adapter import LogitsPolicy
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
+from entropy_lab.sim.optim import make_optimizer
 from entropy_lab.sim.params import SimParams
 from entropy_lab.sim.pipeline import ExactPipeline, resolve_pipeline, token_sampler
 from entropy_lab.sim.record import NAN, Recorder, snapshot, snapshot_row, update_row
+from entropy_lab.sim.replicas import algorithm_replica_values, check_controller_scalars, lr_value
 from entropy_lab.sim.streams import Streams
 from entropy_lab.theory import predicted_entropy_change
 from entropy_lab.validation import fail, trusted
 
-OPTIMIZERS = Registry("optimizer")
-OPTIMIZERS.register("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr))
-OPTIMIZERS.register("adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
 STEPS = Registry("simulation mode")
 
 
@@ -106,6 +105,7 @@ def resolve(problem, algorithm, config, overrides):
     algo_kw = {k: v for k, v in overrides.items()
                if k not in fields and not k.startswith(("problem.", "policy."))}
     config = config.replace(**sim_kw) if sim_kw else config
+    algo_kw = algorithm_replica_values(algo_kw, config.seeds, config.mode)
     if isinstance(problem, str):
         from entropy_lab.problems import get_problem
 
@@ -113,8 +113,9 @@ def resolve(problem, algorithm, config, overrides):
     elif prob_kw:
         raise fail("overrides", sorted(prob_kw), "problem.* keys only with a problem id")
     if isinstance(algorithm, str):
-        algorithm = get_preset(algorithm, **algo_kw)
-    elif algo_kw:
+        algorithm = get_preset(algorithm)
+    check_controller_scalars(algorithm, algo_kw)
+    if algo_kw:
         algorithm = apply_overrides(algorithm, **algo_kw)
     return problem, algorithm, config, policy_kw
 
@@ -140,7 +141,13 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
         overrides: SimConfig fields (``policy="lowrank"``), ``problem.<key>`` builder
             overrides, ``policy.<key>`` policy options (``**{"policy.rank": 8}``), or algorithm
             hyperparameters (``eps_high=0.3``), routed by name; ``regime="llm-clip"`` sets the
-            schedule, optimizer and a calibrated lr (:mod:`entropy_lab.sim.regimes`).
+            schedule, optimizer and a calibrated lr (:mod:`entropy_lab.sim.regimes`). ``lr`` and
+            the algorithm
+            hyperparameters of :data:`entropy_lab.sim.replicas.REPLICA_HPS` (ε_low, ε_high, the
+            dual clip, the entropy coefficient, REPO β, ζ) may be one value per replica, a
+            sequence of length ``seeds`` (``lr=[0.05, 0.1, 0.2, 0.4]`` with ``seeds=4``):
+            replica b then trains with the b-th values, and with ``rng="per_seed"`` equals a
+            separate run with those values (:mod:`entropy_lab.sim.replicas`).
     Returns:
         :class:`SimResult`; ``frame`` has the columns listed in ``entropy_lab.sim`` and
         ``frame.attrs`` = {"config", "algorithm", "problem", "precision"}.
@@ -166,7 +173,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
 
     params = SimParams(ctx.streams.init_logits(problem).to(torch.float64), config.policy,
                        policy_kw, config.seed, orthogonal=config.optimizer == "sgd")
-    optimizer = OPTIMIZERS.get(config.optimizer)(params.parameters(), config.lr)
+    lr = lr_value(config.lr)  # a float, or [B] (one per replica)
+    optimizer = make_optimizer(config.optimizer, params.parameters(), lr)
     before = snapshot(problem, params.current(), config.k)
     # sampled mode: the first iteration creates the state from its rollout's entropy
     # (algorithms.step); expected mode has no rollout and starts from the exact entropy.
@@ -202,7 +210,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
             if config.mode == "expected":
                 state.update(after.entropy)
-            predictions = params.predictions(theta_before, before.grad_entropy, config.lr,
+            predictions = params.predictions(theta_before, before.grad_entropy, lr,
                                              config.optimizer)
             # Δz into logits_before's own buffer (not used after this step: a copy for the
             # tabular policy, the previous θ's forward, its graph consumed above, otherwise;
@@ -242,7 +250,10 @@ def _static_values(algorithm) -> dict:
         value = hps.get(key)
         if key == "eps_high" and value is None and "eps_low" in hps:
             value = hps["eps_low"]  # the losses' convention: eps_high=None means ε_low
-        out[key] = float(value) if isinstance(value, (int, float)) else NAN
+        if isinstance(value, torch.Tensor):  # one value per replica, [B]
+            out[key] = value.to(torch.float64).clone()
+        else:
+            out[key] = float(value) if isinstance(value, (int, float)) else NAN
     return out
 
 
@@ -304,8 +315,13 @@ def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict
     out = {}
     if ctx.estimator == "exact_pg" and problem.num_states == 1 and cfg.optimizer == "sgd":
         q_bk = problem.action_values(z)[:, 0]
-        out["dH_pred_closed"] = predicted_entropy_change(
-            z[:, 0], q_bk, cfg.lr * ctx.agg_scale, cfg.geometry)
+        lr = lr_value(cfg.lr)
+        if isinstance(lr, float):
+            out["dH_pred_closed"] = predicted_entropy_change(
+                z[:, 0], q_bk, lr * ctx.agg_scale, cfg.geometry)
+        else:  # the closed form is linear in η: η_b times the form at η = c_agg
+            out["dH_pred_closed"] = lr * predicted_entropy_change(
+                z[:, 0], q_bk, ctx.agg_scale, cfg.geometry)
     optimizer.zero_grad(set_to_none=True)
     params.set_logit_gradient(grad)
     optimizer.step()

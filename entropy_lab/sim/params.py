@@ -150,8 +150,9 @@ class SimParams:
         self._z_grads.append((states_bn, grad.detach()))
 
     def predictions(self, theta_before: dict | None, grad_entropy_bsk: torch.Tensor,
-                    lr: float, optimizer: str) -> dict:
-        """``dH_pred_param`` and ``dH_pred_orth`` ``[B]`` (empty for the tabular policy)."""
+                    lr: float | torch.Tensor, optimizer: str) -> dict:
+        """``dH_pred_param`` and ``dH_pred_orth`` ``[B]`` (empty for the tabular policy); ``lr`` a
+        float or one value per replica ``[B]``."""
         if theta_before is None:
             return {}
         names = list(theta_before)
@@ -177,7 +178,7 @@ class SimParams:
                 rows = grad_entropy_bsk if states is None else \
                     gather_rows(grad_entropy_bsk, states)
                 dot = dot + (rows * g).reshape(b, -1).sum(-1)
-            out["dH_pred_orth"] = -lr * dot
+            out["dH_pred_orth"] = -lr * dot  # lr: a float or [B]
         else:  # Adam's step is not a fixed linear map of g_z: no tabular counterpart
             out["dH_pred_orth"] = torch.full((b,), NAN, dtype=torch.float64)
         return out

@@ -39,7 +39,7 @@ class Streams:
 
     def __init__(self, config, generator: torch.Generator | None = None):
         self.mode = config.rng
-        self.seed_ids = list(range(config.first_seed, config.first_seed + config.seeds))
+        self.seed_ids = config.replica_seed_ids()
         if self.mode == "batched":
             self.shared = generator or torch.Generator().manual_seed(config.seed)
             self.per_seed = None
