@@ -87,17 +87,16 @@ def resolve(problem, algorithm, config, overrides):
     algorithm hyperparameters); build the problem, algorithm and config objects and return them
     with the policy options."""
     config = SimConfig() if config is None else config
-    if overrides.get("regime") is not None:  # a named regime sets schedule, optimizer and lr
+    regime = overrides.get("regime")
+    overrides = {k: v for k, v in overrides.items() if k != "regime"}
+    if regime is not None:  # a named regime sets schedule, optimizer and lr
         from entropy_lab.sim.regimes import regime_overrides
 
-        regime = overrides["regime"]
-        overrides = {k: v for k, v in overrides.items() if k != "regime"}
         clash = sorted(set(overrides) & {"lr", "optimizer", "epochs", "minibatches"})
         if clash:
             raise fail("regime", regime, f"a regime without {clash} beside it (the regime "
                        "sets them: lr by calibration)")
         overrides.update(regime_overrides(problem, algorithm, regime))
-    overrides = {k: v for k, v in overrides.items() if k != "regime"}
     fields = set(SimConfig.field_names())
     sim_kw = {k: v for k, v in overrides.items() if k in fields}
     prob_kw = {k[len("problem."):]: v for k, v in overrides.items() if k.startswith("problem.")}

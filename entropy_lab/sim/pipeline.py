@@ -79,6 +79,11 @@ class ExactPipeline:
         return "ExactPipeline()"
 
 
+def _owner(pipeline, attr: str):
+    """The class in the pipeline's MRO that defines ``attr`` (None if none does)."""
+    return next((k for k in type(pipeline).__mro__ if attr in vars(k)), None)
+
+
 def table_fn(pipeline):
     """The pipeline's ``logprob_table`` if it stands for both paths, else None.
 
@@ -86,15 +91,11 @@ def table_fn(pipeline):
     the table (e.g. a subclass of the exact pipeline adding noise) has paths the table does not
     describe, so it is evaluated per token.
     """
-    mro = type(pipeline).__mro__
-
-    def owner(attr):
-        return next((k for k in mro if attr in vars(k)), None)
-
-    table_owner = owner("logprob_table")
+    table_owner = _owner(pipeline, "logprob_table")
     if table_owner is None or getattr(pipeline, "logprob_table", None) is None:
         return None
-    if any(owner(m) is not table_owner for m in ("sampler_logprobs", "trainer_logprobs")):
+    if any(_owner(pipeline, m) is not table_owner
+           for m in ("sampler_logprobs", "trainer_logprobs")):
         return None
     return pipeline.logprob_table
 
@@ -102,13 +103,8 @@ def table_fn(pipeline):
 def owns_sampler_table(pipeline) -> bool:
     """Whether the pipeline's sampler path is its ``logprob_table`` (π_s = softmax of the table,
     e.g. the exact float64 pipeline): ``sampler_logprobs`` is defined where the table is."""
-    mro = type(pipeline).__mro__
-
-    def owner(attr):
-        return next((k for k in mro if attr in vars(k)), None)
-
-    table = owner("logprob_table")
-    return table is not None and owner("sampler_logprobs") is table
+    table = _owner(pipeline, "logprob_table")
+    return table is not None and _owner(pipeline, "sampler_logprobs") is table
 
 
 def token_sampler(pipeline, sampling: str = "faithful"):

@@ -48,7 +48,7 @@ class TokenBatch:
 
     def token_logits(self, logits_bsk: torch.Tensor, idx=None) -> torch.Tensor:
         """logits[b, state, :] of every token (of the minibatch ``idx``): ``[B, q, T, K]``."""
-        states = self.states if idx is None else self.states[:, idx]
+        states = self.minibatch_states(idx)
         b, q, t = states.shape
         k = logits_bsk.shape[-1]
         gather_idx = states.reshape(b, q * t, 1).expand(b, q * t, k)
