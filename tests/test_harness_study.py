@@ -61,3 +61,19 @@ def test_a_killed_study_resumes_and_equals_an_uninterrupted_one(tmp_path, monkey
     pd.testing.assert_frame_equal(a, b)
     assert set(clean.groupby("run_id").phase.max()) == {1, 2}
     assert (tmp_path / "clean" / "study.json").exists()
+
+
+def test_two_jobs_give_the_frames_of_one(tmp_path):
+    kw = dict(algos=("grpo", "rloo"), precisions=("bf16",), extra=(), sequential=(),
+              engine="bf16-engine", cache_dir=str(tmp_path / "cache"), **TINY)
+    runs = S.study_runs(2, 1, **kw)
+    one = S.run_study(tmp_path / "one", runs, progress=lambda m: None)
+    seen = []
+    two = S.run_study(tmp_path / "two", runs, progress=seen.append, jobs=2)
+    assert sorted(seen) == ["[1/2] grpo_bf16_s0 (new) done", "[2/2] rloo_bf16_s0 (new) done"]
+    timing = [c for c in one.columns if c.startswith(("speed/", "time/"))]
+    pd.testing.assert_frame_equal(one.drop(columns=timing), two.drop(columns=timing))
+    meta = json.loads((tmp_path / "two" / "study.json").read_text())
+    assert meta["finished"] == 2 and meta["jobs"] == 2
+    assert set(meta["wall_s"]) == {"grpo_bf16_s0", "rloo_bf16_s0"}
+    assert {"exact/pass@16", "exact/pass@64"} <= set(one.columns)

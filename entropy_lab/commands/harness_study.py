@@ -1,6 +1,6 @@
 """`entropy-lab harness-study`: the committed CPU study of the transformer harness, resumable.
 
-    entropy-lab harness-study --out results/harness_study            # the full grid
+    entropy-lab harness-study --out results/harness_study --jobs 2   # the full grid, 2 cores
     entropy-lab harness-study --steps 2 --seeds 1 --out /tmp/s        # a smoke run
     entropy-lab harness-study --device cuda --size 4 --out runs/gpu   # the same study, larger
 
@@ -23,7 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--no-sequential", action="store_true", help="skip the task A → B runs")
     p.add_argument("--device", default="cpu")
     p.add_argument("--size", type=int, default=1, help="the harness model-size dial")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, one process each")
+    p.add_argument("--engine", default=None, metavar="NAME",
+                   help="the sampler engine of every run (default: "
+                        "entropy_lab.harness.engine.DEFAULT_ENGINE)")
 
 
 def run(args) -> int:
@@ -31,13 +35,15 @@ def run(args) -> int:
 
     import torch
 
+    from entropy_lab.harness.engine import DEFAULT_ENGINE
     from entropy_lab.harness.study import EXTRA, SEQUENTIAL, run_study, study_runs
 
     torch.set_num_threads(args.threads)
     runs = study_runs(args.steps, args.seeds, tuple(args.algos), tuple(args.precisions),
                       extra=() if args.no_extra else EXTRA,
                       sequential=() if args.no_sequential else SEQUENTIAL,
-                      device=args.device, size=args.size)
-    df = run_study(args.out, runs, command="entropy-lab " + " ".join(sys.argv[1:]))
+                      device=args.device, size=args.size, engine=args.engine or DEFAULT_ENGINE)
+    df = run_study(args.out, runs, command="entropy-lab " + " ".join(sys.argv[1:]),
+                   jobs=args.jobs, threads=args.threads)
     print(f"{df['run_id'].nunique() if len(df) else 0} runs, {len(df)} rows: {args.out}/study.csv")
     return 0

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -54,15 +56,21 @@ def ratio_stats(logp_bt: torch.Tensor, old_logp_bt: torch.Tensor,
             "ratio0/frac_out_band": float(((r < lo) | (r > hi)).double().mean())}
 
 
+EXACT_KS = (1, 4, 16, 64)
+"""The k of the exact pass@k logged every ``exact_every`` steps (with the config's ``pass_k``)."""
+
+
 @torch.no_grad()
-def exact_success(model, task: Task, k: int, device: torch.device,
+def exact_success(model, task: Task, ks: int | Sequence[int], device: torch.device,
                   mode: PrecisionMode | None = None) -> dict[str, float]:
-    """Exact pass@1 and pass@k of the policy, averaged over all prompts of ``task``.
+    """Exact pass@1 and pass@k for each k of ``ks``, averaged over all prompts of ``task``.
 
     P(prompt) = Σ over the enumerated correct set of exp(Σ_t log π(y_t | y_<t)), trainer path in
     fp32 (``mode=None``); pass@k = mean over prompts of 1 − (1 − P)^k, by the simulator's own
-    definition (``entropy_lab.passk.exact_pass_at_k``, uniform prompt weights).
+    definition (``entropy_lab.passk.exact_pass_at_k``, uniform prompt weights). Exact, so k is
+    not limited by the group size.
     """
+    ks = [ks] if isinstance(ks, int) else list(ks)
     p_success = []
     for param in range(task.num_prompts):
         resp_ct = task.correct_set(param).to(device)
@@ -71,5 +79,5 @@ def exact_success(model, task: Task, k: int, device: torch.device,
         logp_c = torch.log_softmax(logits, -1).gather(-1, resp_ct.unsqueeze(-1)).sum((1, 2))
         p_success.append(float(torch.exp(logp_c).sum()))
     p = torch.tensor(p_success, dtype=torch.float64)
-    return {"exact/pass@1": float(passk.exact_pass_at_k(p, 1)),
-            f"exact/pass@{k}": float(passk.exact_pass_at_k(p, k))}
+    return {f"exact/pass@{k}": float(passk.exact_pass_at_k(p, k))
+            for k in dict.fromkeys([1, *ks])}

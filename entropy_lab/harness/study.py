@@ -109,29 +109,79 @@ def _versions() -> dict:
     return out
 
 
-def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=None) -> pd.DataFrame:
+def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=None,
+              jobs: int = 1, threads: int = 1) -> pd.DataFrame:
     """Run (or resume) every run of ``runs`` under ``out`` and write the tidy files (module
-    docstring); returns the tidy frame."""
-    from entropy_lab.harness.train import run_harness
+    docstring); returns the tidy frame.
 
+    ``jobs`` > 1 runs that many runs at once, each in its own process with ``threads`` torch
+    threads (the pretrained bases are made first, in this process, so no two jobs pretrain the
+    same model). The tidy files are rewritten after every finished run either way.
+    """
+    check_number("jobs", jobs, lo=1, integer=True)
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     meta_path = out / "study.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"wall_s": {}}
     meta.update({"command": command or " ".join(sys.argv), "versions": _versions(),
-                 "runs": [r.run_id for r in runs]})
+                 "runs": [r.run_id for r in runs], "jobs": jobs, "threads": threads})
+    todo = []
     for i, r in enumerate(runs, 1):
-        path = out / "runs" / r.run_id
-        status = _status(path)
-        if status == "done":
-            continue
-        progress(f"[{i}/{len(runs)}] {r.run_id} ({'resume' if status == 'partial' else 'new'})")
-        t0 = time.perf_counter()
-        run_harness(r.config, path, resume=status == "partial")
-        meta["wall_s"][r.run_id] = meta["wall_s"].get(r.run_id, 0.0) + time.perf_counter() - t0
+        status = _status(out / "runs" / r.run_id)
+        if status != "done":
+            todo.append((f"[{i}/{len(runs)}] {r.run_id} "
+                         f"({'resume' if status == 'partial' else 'new'})", r, status))
+
+    def finished(r: StudyRun, wall: float) -> None:
+        meta["wall_s"][r.run_id] = meta["wall_s"].get(r.run_id, 0.0) + wall
         _write(out, runs, meta)
+
+    if jobs == 1:
+        for label, r, status in todo:
+            progress(label)
+            finished(r, _run_one(r.config, out / "runs" / r.run_id, status == "partial", None))
+    elif todo:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        _pretrain_bases([r.config for _, r, _ in todo])
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = {}
+            for label, r, status in todo:
+                futures[pool.submit(_run_one, r.config, out / "runs" / r.run_id,
+                                    status == "partial", threads)] = (label, r)
+            for fut in as_completed(futures):
+                label, r = futures[fut]
+                finished(r, fut.result())
+                progress(f"{label} done")
     _write(out, runs, meta)
     return collect(out, runs)
+
+
+def _run_one(cfg: HarnessConfig, path: Path, resume: bool, threads: int | None) -> float:
+    """One run of the grid (in a worker process when ``threads`` is set); its wall time."""
+    import torch
+
+    from entropy_lab.harness.train import run_harness
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    run_harness(cfg, path, resume=resume)
+    return time.perf_counter() - t0
+
+
+def _pretrain_bases(configs: list[HarnessConfig]) -> None:
+    """Make (or find in the cache) the pretrained base of every config, once per base."""
+    from entropy_lab.harness.model import resolve_device
+    from entropy_lab.harness.pretrain import PRETRAIN_KEYS, pretrained_model
+
+    seen = set()
+    for cfg in configs:
+        key = cfg.digest(PRETRAIN_KEYS)
+        if cfg.model_path is None and key not in seen:
+            seen.add(key)
+            pretrained_model(cfg, resolve_device(cfg.device))
 
 
 def _write(out: Path, runs, meta) -> None:

@@ -192,7 +192,7 @@ def rl_step(s: Session, cfg: HarnessConfig, device: torch.device) -> dict:
     if probe is not None:
         row.update(probe.after())
     if cfg.exact_every and s.step % cfg.exact_every == 0:
-        row.update(M.exact_success(s.model, s.task, cfg.pass_k, device))
+        row.update(M.exact_success(s.model, s.task, sorted({cfg.pass_k, *M.EXACT_KS}), device))
     row.update({f"ctrl/{k}": v for k, v in s.algo_state.values().items()})
     row.update({"speed/gen_tok_s": n_tokens / max(t1 - t0, 1e-9),
                 "speed/train_tok_s": s.algo.epochs * n_tokens / max(t3 - t2, 1e-9),
