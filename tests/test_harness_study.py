@@ -20,8 +20,11 @@ TINY = dict(pretrain_steps=30, pretrain_batch=32, prompts_per_step=2, group_size
 def test_the_default_grid():
     runs = S.study_runs()
     ids = [r.run_id for r in runs]
-    assert len(ids) == len(set(ids)) == (5 * 3 + 1 + 3) * 3
+    assert len(ids) == len(set(ids)) == (5 * 3 + 1 + 3 + 1) * 3
     assert "dapo_fp32_logprobs_s2" in ids and "seq_repo_r_fp32_s0" in ids
+    fresh = next(r for r in runs if r.kind == "fresh")
+    assert fresh.run_id == "fresh_grpo_fp32_s0" and fresh.config.task == "palindrome"
+    assert fresh.config.phase2_task is None and fresh.config.engine == "trainer"
     seq = next(r for r in runs if r.sequential)
     assert seq.config.phase2_task == "palindrome" and seq.config.phase2_steps == 200
     assert all(r.config.steps == 200 for r in runs)
@@ -33,7 +36,7 @@ class Killed(Exception):
 
 def test_a_killed_study_resumes_and_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     kw = dict(algos=("grpo", "dapo"), precisions=("fp32",), extra=(), sequential=("grpo",),
-              cache_dir=str(tmp_path / "cache"), **TINY)
+              fresh=(), cache_dir=str(tmp_path / "cache"), **TINY)
     runs = S.study_runs(2, 1, **kw)
     assert [r.run_id for r in runs] == ["grpo_fp32_s0", "dapo_fp32_s0", "seq_grpo_fp32_s0"]
     clean = S.run_study(tmp_path / "clean", runs, progress=lambda m: None)
@@ -64,7 +67,7 @@ def test_a_killed_study_resumes_and_equals_an_uninterrupted_one(tmp_path, monkey
 
 
 def test_two_jobs_give_the_frames_of_one(tmp_path):
-    kw = dict(algos=("grpo", "rloo"), precisions=("bf16",), extra=(), sequential=(),
+    kw = dict(algos=("grpo", "rloo"), precisions=("bf16",), extra=(), sequential=(), fresh=(),
               engine="bf16-engine", cache_dir=str(tmp_path / "cache"), **TINY)
     runs = S.study_runs(2, 1, **kw)
     one = S.run_study(tmp_path / "one", runs, progress=lambda m: None)

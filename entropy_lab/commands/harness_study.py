@@ -20,7 +20,8 @@ def add_arguments(p) -> None:
     p.add_argument("--algos", nargs="+", default=list(ALGOS))
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
     p.add_argument("--no-extra", action="store_true", help="skip dapo × fp32_logprobs")
-    p.add_argument("--no-sequential", action="store_true", help="skip the task A → B runs")
+    p.add_argument("--no-sequential", action="store_true",
+                   help="skip the task A → B runs and their fresh task-B baselines")
     p.add_argument("--device", default="cpu")
     p.add_argument("--size", type=int, default=1, help="the harness model-size dial")
     p.add_argument("--threads", type=int, default=1, help="torch threads per job")
@@ -36,12 +37,13 @@ def run(args) -> int:
     import torch
 
     from entropy_lab.harness.engine import DEFAULT_ENGINE
-    from entropy_lab.harness.study import EXTRA, SEQUENTIAL, run_study, study_runs
+    from entropy_lab.harness.study import EXTRA, FRESH, SEQUENTIAL, run_study, study_runs
 
     torch.set_num_threads(args.threads)
     runs = study_runs(args.steps, args.seeds, tuple(args.algos), tuple(args.precisions),
                       extra=() if args.no_extra else EXTRA,
                       sequential=() if args.no_sequential else SEQUENTIAL,
+                      fresh=() if args.no_sequential else FRESH,
                       device=args.device, size=args.size, engine=args.engine or DEFAULT_ENGINE)
     df = run_study(args.out, runs, command="entropy-lab " + " ".join(sys.argv[1:]),
                    jobs=args.jobs, threads=args.threads)

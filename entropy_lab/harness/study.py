@@ -6,15 +6,22 @@ The grid (defaults; each run a :class:`~entropy_lab.harness.config.HarnessConfig
     (+ dapo × fp32_logprobs)  ×  seeds 0 .. S−1, ``steps`` RL steps each on the task ``task``
     + the sequential runs (task A for ``steps``, then ``phase2_task`` for ``steps``) of grpo, dapo
       and repo_r in fp32
+    + the fresh runs (``phase2_task`` for ``steps`` from the pretrained base) of grpo in fp32: the
+      baseline a sequential run's phase 2 is compared with (claim 12)
+
+Every run samples through the sampler engine ``engine`` (the command's default:
+``entropy_lab.harness.engine.DEFAULT_ENGINE``, kernels of its own in real arithmetic), so the
+sampler/trainer mismatch the precision claims need is present (docs/precision.md, "Harness
+sampler engines").
 
 Each run lives in ``<out>/runs/<run_id>/`` (:mod:`entropy_lab.harness.runio`): a run with a
 ``summary.json`` is finished and skipped, one with only a checkpoint is resumed from it, so the
 study command can be killed and rerun at any time and redoes at most the steps since the last
 checkpoint. When every run is finished (and after each one) the tidy files are rewritten:
 
-    <out>/study.csv    one row per (run, phase, step): run_id, algo, precision, seed, sequential,
-                       then every metric of the step (entropy, pass@k, clip fractions, ratio
-                       statistics, controller states, Theorem 1 at scale)
+    <out>/study.csv    one row per (run, phase, step): run_id, algo, precision, seed, kind (grid,
+                       sequential or fresh), sequential, then every metric of the step (entropy,
+                       pass@k, clip fractions, ratio statistics, controller states, Theorem 1)
     <out>/study.json   the exact command, the versions, the grid, the wall time of each run
 """
 
@@ -36,6 +43,7 @@ ALGOS = ("grpo", "dapo", "rloo", "repo_r", "adapo")
 PRECISIONS = ("bf16", "fp16", "fp32")
 EXTRA = (("dapo", "fp32_logprobs"),)
 SEQUENTIAL = ("grpo", "dapo", "repo_r")
+FRESH = ("grpo",)
 
 
 @dataclass(frozen=True)
@@ -46,28 +54,35 @@ class StudyRun:
     algo: str
     precision: str
     seed: int
-    sequential: bool
+    kind: str
+    """grid, sequential or fresh (module docstring)."""
     config: HarnessConfig
+
+    @property
+    def sequential(self) -> bool:
+        return self.kind == "sequential"
 
 
 def study_runs(steps: int = 200, seeds: int = 3, algos=ALGOS, precisions=PRECISIONS,
-               extra=EXTRA, sequential=SEQUENTIAL, task: str = "digitsum",
+               extra=EXTRA, sequential=SEQUENTIAL, fresh=FRESH, task: str = "digitsum",
                phase2_task: str = "palindrome", preset: str | None = "cpu-tiny",
                **overrides) -> list[StudyRun]:
     """The grid's runs in a fixed order (module docstring); ``overrides`` go to every config
     (``device``, ``size``, ``engine``, ...)."""
     check_number("steps", steps, lo=1, integer=True)
     check_number("seeds", seeds, lo=1, integer=True)
-    cells = [(a, p, False) for a in algos for p in precisions] + [(a, p, False) for a, p in extra]
-    cells += [(a, "fp32", True) for a in sequential]
+    cells = [(a, p, "grid") for a in algos for p in precisions] + [(a, p, "grid") for a, p in extra]
+    cells += [(a, "fp32", "sequential") for a in sequential]
+    cells += [(a, "fp32", "fresh") for a in fresh]
+    prefix = {"grid": "", "sequential": "seq_", "fresh": "fresh_"}
     runs = []
-    for algo, precision, seq in cells:
+    for algo, precision, kind in cells:
         for seed in range(seeds):
-            kw = {"phase2_task": phase2_task, "phase2_steps": steps} if seq else {}
-            cfg = make_config(preset, task=task, algo=algo, precision=precision, steps=steps,
-                              seed=seed, **kw, **overrides)
-            run_id = f"{'seq_' if seq else ''}{algo}_{precision}_s{seed}"
-            runs.append(StudyRun(run_id, algo, precision, seed, seq, cfg))
+            kw = {"phase2_task": phase2_task, "phase2_steps": steps} if kind == "sequential" else {}
+            cfg = make_config(preset, task=phase2_task if kind == "fresh" else task, algo=algo,
+                              precision=precision, steps=steps, seed=seed, **kw, **overrides)
+            run_id = f"{prefix[kind]}{algo}_{precision}_s{seed}"
+            runs.append(StudyRun(run_id, algo, precision, seed, kind, cfg))
     return runs
 
 
@@ -88,11 +103,11 @@ def collect(out: Path, runs: list[StudyRun]) -> pd.DataFrame:
         if rows:
             frames.append(pd.DataFrame(rows).assign(run_id=r.run_id, algo=r.algo,
                                                     precision=r.precision, seed=r.seed,
-                                                    sequential=r.sequential))
+                                                    kind=r.kind, sequential=r.sequential))
     if not frames:
         return pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
-    first = ["run_id", "algo", "precision", "seed", "sequential"]
+    first = ["run_id", "algo", "precision", "seed", "kind", "sequential"]
     return df[first + [c for c in df.columns if c not in first]]
 
 
