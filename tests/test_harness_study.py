@@ -54,7 +54,7 @@ def test_a_killed_study_resumes_and_equals_an_uninterrupted_one(tmp_path, monkey
         S.run_study(tmp_path / "killed", runs, progress=lambda m: None)
     meta = json.loads((tmp_path / "killed" / "study.json").read_text())
     assert meta["finished"] == 1  # grpo finished and its rows are on disk already
-    assert set(pd.read_csv(tmp_path / "killed" / "study.csv").run_id) == {"grpo_fp32_s0"}
+    assert set(pd.read_csv(tmp_path / "killed" / "study.csv.gz").run_id) == {"grpo_fp32_s0"}
     monkeypatch.setattr(train, "rl_step", real_step)
     seen = []
     again = S.run_study(tmp_path / "killed", runs, progress=seen.append)
@@ -80,3 +80,8 @@ def test_two_jobs_give_the_frames_of_one(tmp_path):
     assert meta["finished"] == 2 and meta["jobs"] == 2
     assert set(meta["wall_s"]) == {"grpo_bf16_s0", "rloo_bf16_s0"}
     assert {"exact/pass@16", "exact/pass@64"} <= set(one.columns)
+    written = pd.read_csv(tmp_path / "two" / "study.csv.gz").drop(columns=timing)
+    expected = two.drop(columns=timing)
+    for c in expected.columns[expected.isna().any()]:  # all-None columns read back as NaN
+        expected[c] = pd.to_numeric(expected[c])
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False, rtol=1e-7)

@@ -47,5 +47,6 @@ def run(args) -> int:
                       device=args.device, size=args.size, engine=args.engine or DEFAULT_ENGINE)
     df = run_study(args.out, runs, command="entropy-lab " + " ".join(sys.argv[1:]),
                    jobs=args.jobs, threads=args.threads)
-    print(f"{df['run_id'].nunique() if len(df) else 0} runs, {len(df)} rows: {args.out}/study.csv")
+    n_runs = df["run_id"].nunique() if len(df) else 0
+    print(f"{n_runs} runs, {len(df)} rows: {args.out}/study.csv.gz")
     return 0

@@ -19,7 +19,7 @@ Each run lives in ``<out>/runs/<run_id>/`` (:mod:`entropy_lab.harness.runio`): a
 study command can be killed and rerun at any time and redoes at most the steps since the last
 checkpoint. When every run is finished (and after each one) the tidy files are rewritten:
 
-    <out>/study.csv    one row per (run, phase, step): run_id, algo, precision, seed, kind (grid,
+    <out>/study.csv.gz one row per (run, phase, step): run_id, algo, precision, seed, kind (grid,
                        sequential or fresh), sequential, then every metric of the step (entropy,
                        pass@k, clip fractions, ratio statistics, controller states, Theorem 1)
     <out>/study.json   the exact command, the versions, the grid, the wall time of each run
@@ -44,6 +44,9 @@ PRECISIONS = ("bf16", "fp16", "fp32")
 EXTRA = (("dapo", "fp32_logprobs"),)
 SEQUENTIAL = ("grpo", "dapo", "repo_r")
 FRESH = ("grpo",)
+FLOAT_FORMAT = "%.8g"
+"""The tidy file's floats: 8 significant digits (the file is committed; full precision stays in
+each run's ``metrics.jsonl``)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def _status(path: Path) -> str:
 
 
 def collect(out: Path, runs: list[StudyRun]) -> pd.DataFrame:
-    """The tidy frame of every run's finished steps so far (``study.csv``'s rows)."""
+    """The tidy frame of every run's finished steps so far (``study.csv.gz``'s rows)."""
     frames = []
     for r in runs:
         metrics = out / "runs" / r.run_id / "metrics.jsonl"
@@ -201,9 +204,9 @@ def _pretrain_bases(configs: list[HarnessConfig]) -> None:
 
 def _write(out: Path, runs, meta) -> None:
     df = collect(out, runs)
-    tmp = out / "study.csv.tmp"
-    df.to_csv(tmp, index=False)
-    tmp.replace(out / "study.csv")
+    tmp = out / "study.csv.gz.tmp"
+    df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, compression="gzip")
+    tmp.replace(out / "study.csv.gz")
     meta["total_wall_s"] = sum(meta["wall_s"].values())
     meta["finished"] = sum(_status(out / "runs" / r.run_id) == "done" for r in runs)
     tmp = out / "study.json.tmp"
