@@ -142,7 +142,9 @@ def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=Non
     meta_path = out / "study.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"wall_s": {}}
     meta.update({"command": command or " ".join(sys.argv), "versions": _versions(),
-                 "runs": [r.run_id for r in runs], "jobs": jobs, "threads": threads})
+                 "runs": [r.run_id for r in runs], "jobs": jobs, "threads": threads,
+                 "seeds": sorted({r.seed for r in runs}),
+                 "settings": runs[0].config.to_dict() if runs else {}})
     todo = []
     for i, r in enumerate(runs, 1):
         status = _status(out / "runs" / r.run_id)
