@@ -57,6 +57,15 @@ def require_finite(name: str, values) -> None:
                                           f"non-finite values of {arr.size}")
 
 
+def rolling(df, window: int, col: str, run: str = "run_id", x: str = "step"):
+    """``df`` with ``col`` replaced by its centred rolling mean over ``window`` values of ``x``
+    within each ``run`` (for noisy per-step sample estimates; say so in the figure's note)."""
+    df = df.sort_values([run, x])
+    rolled = df.groupby(run)[col].transform(
+        lambda v: v.rolling(window, center=True, min_periods=1).mean())
+    return df.assign(**{col: rolled})
+
+
 def save(fig, name: str, note: str | None = None) -> Path:
     """Write ``figures/out/<name>.png`` (``figures/out-quick/`` on the quick budget,
     ``$ENTROPY_LAB_FIGURES_OUT`` when set) and close

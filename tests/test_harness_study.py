@@ -77,7 +77,8 @@ def test_two_jobs_give_the_frames_of_one(tmp_path):
     timing = [c for c in one.columns if c.startswith(("speed/", "time/"))]
     pd.testing.assert_frame_equal(one.drop(columns=timing), two.drop(columns=timing))
     meta = json.loads((tmp_path / "two" / "study.json").read_text())
-    assert meta["finished"] == 2 and meta["jobs"] == 2
+    assert meta["finished"] == 2 and meta["jobs"] == 2 and meta["seeds"] == [0]
+    assert 0 < meta["elapsed_s"] < meta["total_wall_s"] + 60
     assert set(meta["wall_s"]) == {"grpo_bf16_s0", "rloo_bf16_s0"}
     assert {"exact/pass@16", "exact/pass@64"} <= set(one.columns)
     written = pd.read_csv(tmp_path / "two" / "study.csv.gz").drop(columns=timing)

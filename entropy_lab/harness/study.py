@@ -23,6 +23,8 @@ checkpoint. When every run is finished (and after each one) the tidy files are r
                        sequential or fresh), sequential, then every metric of the step (entropy,
                        pass@k, clip fractions, ratio statistics, controller states, Theorem 1)
     <out>/study.json   the exact command, the versions, the grid, the wall time of each run
+                       (``wall_s``; their sum ``total_wall_s``) and of the study itself over
+                       every invocation (``elapsed_s``)
 """
 
 from __future__ import annotations
@@ -114,6 +116,20 @@ def collect(out: Path, runs: list[StudyRun]) -> pd.DataFrame:
     return df[first + [c for c in df.columns if c not in first]]
 
 
+def read_study(out: str | Path) -> tuple[pd.DataFrame, dict]:
+    """(the tidy frame, the study.json dict) of the study written under ``out``.
+
+    Raises:
+        FileNotFoundError: no study there, with the command that makes one.
+    """
+    out = Path(out)
+    path = out / "study.csv.gz"
+    if not path.exists() or not (out / "study.json").exists():
+        raise FileNotFoundError(f"{path} or its study.json is missing: run `entropy-lab "
+                                f"harness-study --out {out} --jobs 2`")
+    return pd.read_csv(path), json.loads((out / "study.json").read_text())
+
+
 def _versions() -> dict:
     import torch
 
@@ -145,6 +161,7 @@ def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=Non
                  "runs": [r.run_id for r in runs], "jobs": jobs, "threads": threads,
                  "seeds": sorted({r.seed for r in runs}),
                  "settings": runs[0].config.to_dict() if runs else {}})
+    started, elapsed_before = time.perf_counter(), meta.get("elapsed_s", 0.0)
     todo = []
     for i, r in enumerate(runs, 1):
         status = _status(out / "runs" / r.run_id)
@@ -154,6 +171,7 @@ def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=Non
 
     def finished(r: StudyRun, wall: float) -> None:
         meta["wall_s"][r.run_id] = meta["wall_s"].get(r.run_id, 0.0) + wall
+        meta["elapsed_s"] = elapsed_before + time.perf_counter() - started
         _write(out, runs, meta)
 
     if jobs == 1:
