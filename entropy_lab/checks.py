@@ -21,7 +21,6 @@ import importlib
 import json
 import math
 import pkgutil
-import platform
 import sys
 import time
 import traceback
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from entropy_lab.project import environment
 from entropy_lab.registry import Registry
 
 VERDICTS = ("reproduced", "partly", "not reproduced", "error")
@@ -208,22 +208,6 @@ def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["claim", "check_id", "kind", "verdict", "seconds", "title", "measured"]
     )
-
-
-def environment() -> dict:
-    """Versions and hardware behind a set of numbers (pinned with recorded references)."""
-    import numpy
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "default_dtype": str(torch.get_default_dtype()),
-    }
 
 
 def record_references(results: Iterable[CheckResult], path: Path) -> Path:

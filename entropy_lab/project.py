@@ -1,4 +1,5 @@
-"""Where the project's top-level folders (paper_checks/, figures/, benchmarks/) are.
+"""Where the project's top-level folders (paper_checks/, figures/, benchmarks/) are, and the
+environment (versions, device) a set of committed numbers was made in.
 
 The package never imports those folders statically (docs/architecture.md, "Dependency direction");
 the
@@ -8,6 +9,7 @@ CLI commands that serve them (`check`, `figures`, `bench`, `reproduce`) find the
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 FOLDERS = ("paper_checks", "figures", "benchmarks")
@@ -40,3 +42,28 @@ def project_root() -> Path:
         "cannot find the entropy_lab checkout (pyproject.toml + paper_checks/): run from inside "
         "it or set ENTROPY_LAB_ROOT"
     )
+
+
+def environment(extra: tuple[str, ...] = ()) -> dict:
+    """Versions and hardware behind a set of numbers (pinned references, the report, a study):
+    python, platform, torch, numpy, pandas, device, default dtype, and the ``__version__`` of each
+    module named in ``extra`` (None where it is not installed)."""
+    import numpy
+    import pandas as pd
+    import torch
+
+    out = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "default_dtype": str(torch.get_default_dtype()),
+    }
+    for name in extra:
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = None
+    return out

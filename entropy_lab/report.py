@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from entropy_lab.checks import CheckResult, environment
+from entropy_lab.checks import CheckResult
+from entropy_lab.project import environment
 
 _BADGE = {"reproduced": "reproduced", "partly": "partly", "not reproduced": "NOT reproduced",
           "error": "ERROR"}

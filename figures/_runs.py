@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tests point ENTROPY_LAB_CACHE at a temporary folder so they leave the checkout's cache alone.
 CACHE_ROOT = Path(os.environ.get("ENTROPY_LAB_CACHE") or ROOT / "cache")
 CACHE = CACHE_ROOT / "figures"
+# The committed harness study figures 11 and 13 draw (tests point ENTROPY_LAB_HARNESS_STUDY at
+# another study folder).
+HARNESS_STUDY = Path(os.environ.get("ENTROPY_LAB_HARNESS_STUDY")
+                     or ROOT / "results" / "harness_study")
 
 # The shared sweep of figures 2–5: every algorithm on the calibrated token tree.
 ALGORITHMS = ("grpo", "rloo", "ppo", "dapo", "gspo", "repo_r", "adapo", "clip_cov", "kl_cov")

@@ -22,15 +22,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from _common import budget, require, require_finite, rolling, save, setup
-from _runs import CACHE_ROOT, ROOT, cached
+from _runs import CACHE_ROOT, HARNESS_STUDY, ROOT, cached
 
 from entropy_lab.analysis.plots_dynamics import plot_trajectories
 
 # ``$ENTROPY_LAB_HARNESS_RESULTS`` names another trajectories file (tests use it).
 GPU_RESULTS = Path(os.environ.get("ENTROPY_LAB_HARNESS_RESULTS")
                    or ROOT / "results" / "harness_gpu" / "trajectories.csv")
-# ``$ENTROPY_LAB_HARNESS_STUDY`` names another study folder (tests use it).
-STUDY = Path(os.environ.get("ENTROPY_LAB_HARNESS_STUDY") or ROOT / "results" / "harness_study")
 STUDY_PRECISION = "fp32"
 WINDOW = 5  # the study's entropy curves: rolling mean over this many steps (a per-batch estimate)
 CPU_ALGORITHMS = budget(("grpo", "dapo", "repo_r"), ("grpo", "repo_r"))
@@ -64,18 +62,16 @@ def load() -> tuple[pd.DataFrame, int, str, pd.DataFrame | None]:
         runs = pd.read_csv(GPU_RESULTS)
         shown = GPU_RESULTS.relative_to(ROOT) if GPU_RESULTS.is_relative_to(ROOT) else GPU_RESULTS
         source = f"GPU results: {shown}"
-    elif (STUDY / "study.csv.gz").exists():
-        from entropy_lab.harness.study import read_study
+    elif (HARNESS_STUDY / "study.csv.gz").exists():
+        from entropy_lab.harness.study import describe, read_study
 
-        df, meta = read_study(STUDY)
+        df, meta = read_study(HARNESS_STUDY)
         runs = df[(df["kind"] == "grid") & (df["precision"] == STUDY_PRECISION)]
         sequential = _sequential(df, int(meta["settings"]["steps"]))
-        s = meta["settings"]
-        shown = STUDY.relative_to(ROOT) if STUDY.is_relative_to(ROOT) else STUDY
-        source = (f"CPU study {shown}: size {s['size']}, {s['task']} N={s['prompts_per_step']}×"
-                  f"G={s['group_size']}, {s['steps']} steps, seeds {meta['seeds']}, "
-                  f"{STUDY_PRECISION}, engine {s['engine']}; bands ± 1 SE over seeds; entropy: "
-                  f"rolling mean over {WINDOW} steps")
+        shown = (HARNESS_STUDY.relative_to(ROOT) if HARNESS_STUDY.is_relative_to(ROOT)
+                 else HARNESS_STUDY)
+        source = (f"CPU study {shown}: {describe(meta)}; {STUDY_PRECISION} shown; bands ± 1 SE "
+                  f"over seeds; entropy: rolling mean over {WINDOW} steps")
     else:
         settings = {"algorithms": CPU_ALGORITHMS, "precision": CPU_PRECISION, **CPU_SETTINGS}
         runs = cached("harness_cpu_tiny", settings, _cpu_runs)["runs"]

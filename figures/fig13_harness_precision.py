@@ -16,24 +16,20 @@ and fp32's is that rounding. Whether it moves DAPO's entropy is the left panel.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from _common import require, require_finite, rolling, save, setup
-from _runs import ROOT
+from _runs import HARNESS_STUDY as STUDY
 
 from entropy_lab.analysis.plots_dynamics import plot_trajectories
 from entropy_lab.analysis.plots_theory import DTYPE_COLORS
 
-STUDY = Path(os.environ.get("ENTROPY_LAB_HARNESS_STUDY") or ROOT / "results" / "harness_study")
 PRECISIONS = ("bf16", "fp16", "fp32", "fp32_logprobs")
 WINDOW = 10
 
 
 def main() -> None:
     setup()
-    from entropy_lab.harness.study import read_study
+    from entropy_lab.harness.study import describe, read_study
 
     require((STUDY / "study.csv.gz").exists(), f"no harness study under {STUDY}: run "
                                                "`entropy-lab harness-study --jobs 2`")
@@ -70,12 +66,9 @@ def main() -> None:
     ax_c.set_title("DAPO's clip fractions (upper solid, lower dashed)")
     for ax in (ax_h, ax_r, ax_c):
         ax.legend(fontsize=7)
-    s = meta["settings"]
     save(fig, "fig13_harness_precision",
-         note=f"CPU study {STUDY.name}: size {s['size']}, {s['task']} N={s['prompts_per_step']}×"
-              f"G={s['group_size']}, {s['steps']} steps, seeds {meta['seeds']}, engine "
-              f"{s['engine']}; rolling mean over {WINDOW} steps; bands ± 1 SE over runs")
-
+         note=f"CPU study {STUDY.name}: {describe(meta)}; rolling mean over {WINDOW} steps; "
+              "bands ± 1 SE over runs")
 
 if __name__ == "__main__":
     main()

@@ -44,7 +44,7 @@ import pandas as pd
 
 from entropy_lab.analysis.metrics import correlation
 from entropy_lab.checks import CheckResult, register_check
-from entropy_lab.harness.study import read_study
+from entropy_lab.harness.study import describe, read_study
 from entropy_lab.project import project_root
 from paper_checks._sim_common import fmt, mean_se, rounded
 
@@ -67,11 +67,8 @@ def load() -> tuple[pd.DataFrame, dict]:
 
 
 def world(meta: dict) -> str:
-    s = meta["settings"]
-    return (f"{WORLD}: hidden {64 * s['size']}, {2 * s['size']} layers, LoRA r {s['lora_rank']}, "
-            f"task {s['task']}, N={s['prompts_per_step']}×G={s['group_size']}, Adam lr {s['lr']}, "
-            f"{s['steps']} steps, engine {s['engine']}, old log-probs {s['old_logp']}, "
-            f"seeds {meta['seeds']}")
+    """The world of every check here: the CPU harness, with the study's settings."""
+    return f"harness (CPU): {describe(meta)}"
 
 
 def runs(df: pd.DataFrame, kind: str = "grid", phase: int = 1, **match) -> pd.DataFrame:
@@ -292,18 +289,3 @@ def check_claim12(quick: bool) -> CheckResult:
                          f"{m[f'seq_{a}/J_A_at_switch']:.3f})" for a in ("grpo", "dapo", "repo_r"))
                + f"; fresh − sequential GRPO {fmt(*d)}.",
     )
-
-
-def cells_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per algorithm × precision: final entropy and final exact pass@1 / pass@64, mean ± SE over
-    seeds (the closing table of the study, ``docs/worlds.md``)."""
-    rows = []
-    for (algo, prec), fr in runs(df).groupby(["algo", "precision"]):
-        row = {"algo": algo, "precision": prec, "seeds": fr["seed"].nunique()}
-        for name, col, how in (("H_final", "entropy/token", "final"),
-                               ("pass@1", "exact/pass@1", "last"),
-                               ("pass@64", f"exact/pass@{K_LARGE}", "last")):
-            row[name], row[f"{name}_se"] = mean_se(per_run(fr, col, how).to_numpy())
-        rows.append(row)
-    return pd.DataFrame(rows)
-

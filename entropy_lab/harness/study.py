@@ -30,7 +30,6 @@ checkpoint. When every run is finished (and after each one) the tidy files are r
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from entropy_lab.harness.config import HarnessConfig, make_config
+from entropy_lab.project import environment
 from entropy_lab.validation import check_number
 
 ALGOS = ("grpo", "dapo", "rloo", "repo_r", "adapo")
@@ -130,17 +130,13 @@ def read_study(out: str | Path) -> tuple[pd.DataFrame, dict]:
     return pd.read_csv(path), json.loads((out / "study.json").read_text())
 
 
-def _versions() -> dict:
-    import torch
-
-    out = {"python": platform.python_version(), "torch": torch.__version__,
-           "platform": platform.platform()}
-    for name in ("transformers", "peft", "numpy", "pandas"):
-        try:
-            out[name] = __import__(name).__version__
-        except ImportError:
-            out[name] = None
-    return out
+def describe(meta: dict) -> str:
+    """The study's world in one line, from its ``study.json`` (figures and checks quote it)."""
+    s = meta["settings"]
+    return (f"size {s['size']} (hidden {64 * s['size']}, {2 * s['size']} layers), LoRA r "
+            f"{s['lora_rank']}, {s['task']} N={s['prompts_per_step']}×G={s['group_size']}, Adam lr "
+            f"{s['lr']}, {s['steps']} steps, seeds {meta['seeds']}, engine {s['engine']}, old "
+            f"log-probs {s['old_logp']}")
 
 
 def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=None,
@@ -157,7 +153,8 @@ def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=Non
     (out / "runs").mkdir(parents=True, exist_ok=True)
     meta_path = out / "study.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"wall_s": {}}
-    meta.update({"command": command or " ".join(sys.argv), "versions": _versions(),
+    meta.update({"command": command or " ".join(sys.argv),
+                 "versions": environment(("transformers", "peft")),
                  "runs": [r.run_id for r in runs], "jobs": jobs, "threads": threads,
                  "seeds": sorted({r.seed for r in runs}),
                  "settings": runs[0].config.to_dict() if runs else {}})
@@ -192,8 +189,7 @@ def run_study(out: str | Path, runs: list[StudyRun], progress=print, command=Non
                 label, r = futures[fut]
                 finished(r, fut.result())
                 progress(f"{label} done")
-    _write(out, runs, meta)
-    return collect(out, runs)
+    return _write(out, runs, meta)
 
 
 def _run_one(cfg: HarnessConfig, path: Path, resume: bool, threads: int | None) -> float:
@@ -222,7 +218,8 @@ def _pretrain_bases(configs: list[HarnessConfig]) -> None:
             pretrained_model(cfg, resolve_device(cfg.device))
 
 
-def _write(out: Path, runs, meta) -> None:
+def _write(out: Path, runs, meta) -> pd.DataFrame:
+    """Rewrite study.csv.gz and study.json (atomically); the tidy frame written."""
     df = collect(out, runs)
     tmp = out / "study.csv.gz.tmp"
     df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, compression="gzip")
@@ -232,3 +229,4 @@ def _write(out: Path, runs, meta) -> None:
     tmp = out / "study.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1, default=str))
     tmp.replace(out / "study.json")
+    return df
