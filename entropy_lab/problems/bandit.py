@@ -101,6 +101,17 @@ class ContextualBandit(TabularProblem):
         v_bc = self._context_values(logits, self.means)
         return (v_bc * self.prompt_probs.to(v_bc.dtype)).sum(-1)
 
+    def reward_and_success(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(J ``[B]``, p_c ``[B, C]``) from one softmax (the numbers of :meth:`expected_reward`
+        and :meth:`success_prob`: the same products and sums); without a gradient to keep,
+        π ⊙ P(correct) is formed in π's own buffer."""
+        p_bck = torch.softmax(self.check_logits(logits), dim=-1)
+        if p_bck.requires_grad:
+            return super().reward_and_success(logits)
+        v_bc = (p_bck * self.means.to(p_bck.dtype)).sum(-1)
+        j_b = (v_bc * self.prompt_probs.to(v_bc.dtype)).sum(-1)
+        return j_b, p_bck.mul_(self.success_ck.to(p_bck.dtype)).sum(-1)
+
     def action_values(self, logits: torch.Tensor) -> torch.Tensor:
         """Q(c, a) = μ(c, a), the same for every seed. ``[B, C, K]``."""
         logits = self.check_logits(logits)

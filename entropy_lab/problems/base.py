@@ -248,6 +248,12 @@ class TabularProblem:
             (g,) = torch.autograd.grad(self.expected_reward(z).sum(), z)
         return g
 
+    def reward_and_success(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(J ``[B]``, p_c ``[B, C]``): :meth:`expected_reward` and :meth:`success_prob` of the
+        same logits together, for callers that need both (the simulator's exact columns); a
+        problem whose two share work overrides it with the same numbers."""
+        return self.expected_reward(logits), self.success_prob(logits)
+
     def action_values(self, logits: torch.Tensor) -> torch.Tensor:
         """``[B, S, K]`` Q(s, a): expected reward collected from taking a in s on, under π."""
         raise NotImplementedError

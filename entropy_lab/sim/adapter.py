@@ -12,6 +12,12 @@ log-probs are evaluated after the draw); trainer log-probs through the pipeline'
 
 Where the pipeline's two paths are one table (the exact float64 default), the trainer's recompute
 at θ_old *is* the sampler's log-probs, so it is not evaluated twice.
+
+π, log π and H_s of the policy state a batch is drawn from are computed once, by the loop's
+snapshot of that state (``sim.record.snapshot``), and reused here: the rollout entropy of every
+token is the snapshot's H_s at its state, and under the exact table the sampler's log-probs (and
+REPO's centred L = log π + H) are gathered from the snapshot's log π (row-wise the same
+``torch.log_softmax``, so the same numbers as evaluating the tokens' rows).
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from __future__ import annotations
 import torch
 
 from entropy_lab.algorithms.step import Batch
+from entropy_lab.sim.pipeline import is_exact_table
 from entropy_lab.sim.tokens import TokenBatch
-from entropy_lab.theory import entropy
 
 
 class LogitsPolicy:
@@ -35,12 +41,15 @@ class LogitsPolicy:
         sampler: the :data:`~entropy_lab.problems.base.TokenSampler` drawing the rollout's tokens
             from the sampler path's distribution (``entropy_lab.sim.pipeline.token_sampler``), or
             None to draw them from the exact π (and evaluate the sampler path's log-probs after).
+        snap: the :class:`~entropy_lab.sim.record.Snapshot` of the current logits (its
+            ``state_entropy`` ``[B, S]`` and, if kept, ``logp`` ``[B, S, K]``).
     """
 
     loss_dtype = torch.float64
 
-    def __init__(self, params, problem, pipeline, streams, sampler=None):
+    def __init__(self, params, problem, pipeline, streams, sampler=None, snap=None):
         self.params = params
+        self.snap = snap
         self.sampler = sampler
         self.problem = problem
         self.pipeline = pipeline
@@ -65,19 +74,24 @@ class LogitsPolicy:
             tokens = TokenBatch(rollout.states.reshape(b, -1, t_len),
                                 rollout.actions.reshape(b, -1, t_len), real_bqt, z.shape[1],
                                 z.shape[2], self.pipeline)
+            logp_bsk = self._exact_table()
             if rollout.sampler_logp is not None:  # reported by the pass that drew the tokens
                 sampler_bqt = tokens.masked(rollout.sampler_logp.reshape(b, -1, t_len))
+            elif logp_bsk is not None:  # the exact table at the tokens: no second softmax
+                sampler_bqt = tokens.masked(tokens.gather_table(logp_bsk))
             else:
                 sampler_bqt = tokens.sampler_logprobs(z, generator=self.streams.shared)
-            if tokens.per_state:
-                h_bs = self.problem.state_entropy(z)
-                h_bqt = h_bs.gather(1, tokens.states.reshape(b, -1)).reshape(tokens.states.shape)
-            else:  # S > Q·T: the entropy (row-wise) of the tokens' states only
-                h_bs = None
-                h_bqt = entropy(tokens.token_logits(z))
-            h_bqt = torch.where(real_bqt, h_bqt, torch.zeros((), dtype=h_bqt.dtype))
-        data = {"tokens": tokens, "rollout": rollout, "z": z, "h_bs": h_bs}
+            h_bs = self.snap.state_entropy if self.snap is not None else \
+                self.problem.state_entropy(z)
+            h_bqt = tokens.masked(tokens.gather_states(h_bs))
+        data = {"tokens": tokens, "rollout": rollout, "z": z, "h_bs": h_bs, "logp": logp_bsk}
         return Batch(rewards_bng.to(torch.float64), real_bqt, sampler_bqt, h_bqt, data)
+
+    def _exact_table(self):
+        """The snapshot's log π ``[B, S, K]`` where it is both paths' table (else None)."""
+        if self.snap is None or self.snap.logp is None or not is_exact_table(self.pipeline):
+            return None
+        return self.snap.logp
 
     def trainer_logprobs(self, batch: Batch, idx, with_logits: bool = False):
         """Per state (S <= Q·T): the policy's logits of every state, ``[B, S, K]``, and the
@@ -119,5 +133,6 @@ class LogitsPolicy:
     def centred_logprobs(self, batch: Batch) -> torch.Tensor:
         tokens = batch.data["tokens"]
         if tokens.per_state:
-            return tokens.centred_logprobs(batch.data["z"], batch.data["h_bs"])
+            return tokens.centred_logprobs(batch.data["z"], batch.data["h_bs"],
+                                           logp_bsk=batch.data["logp"])
         return self.recompute_logprobs(batch) + batch.entropy_bt

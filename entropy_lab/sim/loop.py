@@ -174,7 +174,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
                        policy_kw, config.seed, orthogonal=config.optimizer == "sgd")
     lr = lr_value(config.lr)  # a float, or [B] (one per replica)
     optimizer = make_optimizer(config.optimizer, params.parameters(), lr)
-    before = snapshot(problem, params.current(), config.k)
+    keep = config.mode == "sampled"  # the sampled step reuses log π of the state it samples
+    before = snapshot(problem, params.current(), config.k, keep_logp=keep)
     # sampled mode: the first iteration creates the state from its rollout's entropy
     # (algorithms.step); expected mode has no rollout and starts from the exact entropy.
     state = algorithm.init_state(before.entropy) if config.mode == "expected" else None
@@ -196,14 +197,14 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
             prob = tasks[task]
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
-                before = snapshot(prob, params.current(), config.k)
+                before = snapshot(prob, params.current(), config.k, keep_logp=keep)
             logits_before = params.current(frozen=True)
             theta_before = params.begin_step()
-            metrics, state, used = step_fn(ctx, prob, params, optimizer, state)
+            metrics, state, used = step_fn(ctx, prob, params, optimizer, state, before)
             values = _controller_values(used, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
             z_after = params.current()
-            after = snapshot(prob, z_after, config.k, workspace)
+            after = snapshot(prob, z_after, config.k, workspace, keep_logp=keep)
             ctx.guard.add("logits after the update", z_after)
             ctx.guard.add("entropy after the update", after.entropy)
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
@@ -275,11 +276,13 @@ def _check_step(guard: StepGuard, step: int, seed_ids, rec: Recorder) -> None:
 
 
 @STEPS.register("sampled")
-def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, dict]:
-    """One sampled batch through :func:`~entropy_lab.algorithms.step.rl_iteration`; returns
-    the ``[B]`` metrics, the algorithm state and the controller values the step used."""
+def sampled_step(ctx: Context, problem, params, optimizer, state,
+                 snap) -> tuple[dict, object, dict]:
+    """One sampled batch through :func:`~entropy_lab.algorithms.step.rl_iteration` from the
+    policy state ``snap`` measured (its log π and H_s reused); returns the ``[B]`` metrics, the
+    algorithm state and the controller values the step used."""
     cfg = ctx.config
-    policy = LogitsPolicy(params, problem, ctx.pipeline, ctx.streams, ctx.sampler)
+    policy = LogitsPolicy(params, problem, ctx.pipeline, ctx.streams, ctx.sampler, snap)
     batch = policy.sample(cfg.n_prompts, cfg.group_size)
     ctx.guard.add("rewards", batch.rewards_ng)
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
@@ -299,8 +302,10 @@ def sampled_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict,
 
 
 @STEPS.register("expected")
-def expected_step(ctx: Context, problem, params, optimizer, state) -> tuple[dict, object, dict]:
-    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid.
+def expected_step(ctx: Context, problem, params, optimizer, state,
+                  snap) -> tuple[dict, object, dict]:
+    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid
+    (``snap``, the snapshot of the current logits, is not needed).
     Returns the metrics, the state and its controller values (the step does not change them).
 
     ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.

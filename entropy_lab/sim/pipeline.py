@@ -100,6 +100,14 @@ def table_fn(pipeline):
     return pipeline.logprob_table
 
 
+def is_exact_table(pipeline) -> bool:
+    """Whether both of the pipeline's paths are :class:`ExactPipeline`'s float64 table
+    (``torch.log_softmax``), so the log-probs of any token are that table at the token: the
+    simulator then gathers them from the exact log π its snapshot already holds."""
+    return (table_fn(pipeline) is not None
+            and _owner(pipeline, "logprob_table") is ExactPipeline)
+
+
 def owns_sampler_table(pipeline) -> bool:
     """Whether the pipeline's sampler path is its ``logprob_table`` (π_s = softmax of the table,
     e.g. the exact float64 pipeline): ``sampler_logprobs`` is defined where the table is."""

@@ -35,6 +35,10 @@ class Snapshot:
         weights: ``[B, S]`` visits_s / Σ_s visits_s (the state weights of the token average).
         p_centred: ``[B, S, K]`` π ⊙ L, L = log π + H per state (Theorem 1 per state:
             ΔH_s ≈ −Σ_a π_a L_a Δz_a).
+        logp: ``[B, S, K]`` log π = ``torch.log_softmax(logits)`` (None unless kept: the policy
+            state's table, reused by the next sampled step for the sampler's log-probs).
+        state_entropy: ``[B, S]`` H_s = −Σ_a π_a log π_a, the per-state entropies the token
+            average is taken over (the next sampled step's rollout entropy).
     """
 
     entropy: torch.Tensor
@@ -45,13 +49,20 @@ class Snapshot:
     grad_entropy: torch.Tensor
     weights: torch.Tensor
     p_centred: torch.Tensor
+    logp: torch.Tensor | None = None
+    state_entropy: torch.Tensor | None = None
 
 
 def snapshot(problem, logits: torch.Tensor, k: int,
-             workspace: list[torch.Tensor] | None = None) -> Snapshot:
+             workspace: list[torch.Tensor] | None = None, keep_logp: bool = False) -> Snapshot:
     """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k).
 
-    Three problem calls (visits, expected_reward, success_prob) give everything through the
+    π, log π and H_s are computed once here per policy state: ``keep_logp`` keeps log π in the
+    snapshot (one ``[B, S, K]`` buffer more until the next step), so the sampled step that starts
+    from this state gathers its sampler log-probs, its rollout entropy and REPO's centred
+    log-probs from it instead of evaluating the softmax again (``sim.adapter``).
+
+    Two problem calls (visits, ``reward_and_success``: J and p_c) give everything through the
     interface's definitions: entropy = Σ_s v_s·H_s / Σ_s v_s, entropy_seq = Σ_s v_s·H_s,
     pass@k = Σ_c w_c·(1 − (1 − p_c)^k) (``entropy_lab.passk.exact_pass_at_k``). The gradient of
     the token-averaged entropy comes from autograd through visits and H where the visits move
@@ -62,7 +73,8 @@ def snapshot(problem, logits: torch.Tensor, k: int,
 
     ``workspace``: spare ``[B, S, K]`` buffers nothing else uses (the loop's consumed snapshot);
     without a gradient pass π and π log π are written into them (the same numbers, no new
-    buffer) and π's buffer is handed back to the list once free.
+    buffer); the closed-form gradient then takes π's buffer, and log π's (when not kept) is
+    handed back to the list.
     """
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -87,23 +99,25 @@ def snapshot(problem, logits: torch.Tensor, k: int,
         weights_bs = v_bs / vsum_b.detach().unsqueeze(-1)
         logp_bsk, p_bsk, h_bs = logp_bsk.detach(), p_bsk.detach(), h_bs.detach()
         # (log π + H) · π in the buffer of π log π (no longer needed; the autograd graph is
-        # freed: the same numbers as a new tensor), and the closed-form gradient in log π's:
-        # no new [B, S, K] buffer for either
+        # freed: the same numbers as a new tensor), and the closed-form gradient in π's (π is
+        # not used after p_centred): no new [B, S, K] buffer for either
         p_centred = torch.add(logp_bsk, h_bs.unsqueeze(-1), out=plogp_bsk.detach()).mul_(p_bsk)
         if not moving:
-            grad = torch.mul(p_centred, (-weights_bs).unsqueeze(-1), out=logp_bsk)
-        if workspace is not None and not moving:
-            workspace.append(p_bsk)  # π is not kept
-        p_bc = problem.success_prob(z)
+            grad = torch.mul(p_centred, (-weights_bs).unsqueeze(-1), out=p_bsk)
+        if workspace is not None and not moving and not keep_logp:
+            workspace.append(logp_bsk)  # log π is not kept
+        j_b, p_bc = problem.reward_and_success(z)
         return Snapshot(
             entropy=h_b.detach(),
             entropy_seq=seq_b.detach(),
-            J=problem.expected_reward(z),
+            J=j_b,
             pass1=passk.exact_pass_at_k(p_bc, 1, problem.prompt_probs),
             passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
             grad_entropy=grad,
             weights=weights_bs,
             p_centred=p_centred,
+            logp=logp_bsk if keep_logp else None,
+            state_entropy=h_bs,
         )
 
 

@@ -54,6 +54,16 @@ class TokenBatch:
         gather_idx = states.reshape(b, q * t, 1).expand(b, q * t, k)
         return logits_bsk.gather(1, gather_idx).reshape(b, q, t, k)
 
+    def gather_table(self, table_bsk: torch.Tensor, idx=None) -> torch.Tensor:
+        """``table[b, state, action]`` of every token (of the minibatch ``idx``), ``[B, q, T]``
+        (padding not masked)."""
+        return self._gather(table_bsk, idx)
+
+    def gather_states(self, x_bs: torch.Tensor) -> torch.Tensor:
+        """``x[b, state]`` of every token, ``[B, Q, T]`` (padding not masked)."""
+        b = self.states.shape[0]
+        return x_bs.gather(1, self.states.reshape(b, -1)).reshape(self.states.shape)
+
     def _gather(self, table_bsk: torch.Tensor, idx) -> torch.Tensor:
         flat = self.flat if idx is None else self.flat[:, idx]
         b = flat.shape[0]
@@ -89,11 +99,14 @@ class TokenBatch:
                                              generator=generator)
         return self.masked(out, idx)
 
-    def centred_logprobs(self, logits_bsk, state_entropy_bs) -> torch.Tensor:
-        """L = log π(a|s) + H(s) of each token in exact float64 (REPO's β·L), ``[B, Q, T]``."""
+    def centred_logprobs(self, logits_bsk, state_entropy_bs, logp_bsk=None) -> torch.Tensor:
+        """L = log π(a|s) + H(s) of each token in exact float64 (REPO's β·L), ``[B, Q, T]``;
+        ``logp_bsk``: log π = log_softmax(logits) where the caller has it."""
         with torch.no_grad():
             if self.per_state:
-                table = torch.log_softmax(logits_bsk, -1) + state_entropy_bs.unsqueeze(-1)
+                if logp_bsk is None:
+                    logp_bsk = torch.log_softmax(logits_bsk, -1)
+                table = logp_bsk + state_entropy_bs.unsqueeze(-1)
                 out = self._gather(table, None)
             else:
                 h_bqt = state_entropy_bs.gather(1, self.states.reshape(self.states.shape[0], -1))
