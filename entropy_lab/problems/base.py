@@ -292,7 +292,12 @@ class TabularProblem:
     def sample_prompts(
         self, seeds: int, n_prompts: int, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """``[B, N]`` prompt indices drawn i.i.d. from ``prompt_probs``."""
+        """``[B, N]`` prompt indices drawn i.i.d. from ``prompt_probs``. With one prompt the
+        uniforms are still drawn (the stream advances as for any C) and every index is 0, what
+        the inverse CDF of a one-point distribution returns."""
+        if self.num_prompts == 1:
+            torch.rand((seeds, n_prompts, 1), generator=generator, dtype=torch.float64)
+            return torch.zeros(seeds, n_prompts, dtype=torch.long)
         w = self.prompt_probs.expand(seeds, n_prompts, self.num_prompts)
         return sample_categorical(w, generator)
 

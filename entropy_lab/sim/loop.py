@@ -175,7 +175,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
     lr = lr_value(config.lr)  # a float, or [B] (one per replica)
     optimizer = make_optimizer(config.optimizer, params.parameters(), lr)
     keep = config.mode == "sampled"  # the sampled step reuses log π of the state it samples
-    before = snapshot(problem, params.current(), config.k, keep_logp=keep)
+    fused = {"keep_logp": keep, "compiled": config.compile}
+    before = snapshot(problem, params.current(), config.k, **fused)
     # sampled mode: the first iteration creates the state from its rollout's entropy
     # (algorithms.step); expected mode has no rollout and starts from the exact entropy.
     state = algorithm.init_state(before.entropy) if config.mode == "expected" else None
@@ -197,14 +198,14 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             task = "A" if config.switch_task_at is None or t <= config.switch_task_at else "B"
             prob = tasks[task]
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
-                before = snapshot(prob, params.current(), config.k, keep_logp=keep)
+                before = snapshot(prob, params.current(), config.k, **fused)
             logits_before = params.current(frozen=True)
             theta_before = params.begin_step()
             metrics, state, used = step_fn(ctx, prob, params, optimizer, state, before)
             values = _controller_values(used, static)
             metrics.setdefault("reward_mean", before.J)  # expected mode: the exact J it starts from
             z_after = params.current()
-            after = snapshot(prob, z_after, config.k, workspace, keep_logp=keep)
+            after = snapshot(prob, z_after, config.k, workspace, **fused)
             ctx.guard.add("logits after the update", z_after)
             ctx.guard.add("entropy after the update", after.entropy)
             _check_step(ctx.guard, t, ctx.streams.seed_ids, rec)
@@ -218,7 +219,8 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             delta = torch.sub(z_after, logits_before, out=logits_before)
             # the last use of `before`: its buffers take update_row's products
             row = {**snapshot_row(after, config.k), **_ceiling(prob, after),
-                   **update_row(before, after, delta, consume=True), **predictions,
+                   **update_row(before, after, delta, consume=True, compiled=config.compile),
+                   **predictions,
                    **values, **metrics}
             rec.add(row, task)
             # before's buffers are free now: the next snapshot's π and π log π (two at most)

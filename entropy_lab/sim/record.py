@@ -54,7 +54,8 @@ class Snapshot:
 
 
 def snapshot(problem, logits: torch.Tensor, k: int,
-             workspace: list[torch.Tensor] | None = None, keep_logp: bool = False) -> Snapshot:
+             workspace: list[torch.Tensor] | None = None, keep_logp: bool = False,
+             compiled: bool = False) -> Snapshot:
     """Measure ``logits [B, S, K]`` exactly (entropy, its gradient, J, pass@1, pass@k).
 
     π, log π and H_s are computed once here per policy state: ``keep_logp`` keeps log π in the
@@ -75,6 +76,9 @@ def snapshot(problem, logits: torch.Tensor, k: int,
     without a gradient pass π and π log π are written into them (the same numbers, no new
     buffer); the closed-form gradient then takes π's buffer, and log π's (when not kept) is
     handed back to the list.
+
+    ``compiled``: where the visits do not move, the tables come from the compiled formulas of
+    :mod:`entropy_lab.sim.compiled` (same formulas, ~1e-15 apart; no workspace).
     """
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -82,6 +86,8 @@ def snapshot(problem, logits: torch.Tensor, k: int,
     moving = v_bs.requires_grad
     if not moving:
         z = z.detach()
+        if compiled:
+            return _compiled_snapshot(problem, z, v_bs, k, keep_logp)
     spare = [] if moving or workspace is None else workspace
     with torch.set_grad_enabled(moving):
         logp_bsk = torch.log_softmax(z, -1)
@@ -106,19 +112,28 @@ def snapshot(problem, logits: torch.Tensor, k: int,
             grad = torch.mul(p_centred, (-weights_bs).unsqueeze(-1), out=p_bsk)
         if workspace is not None and not moving and not keep_logp:
             workspace.append(logp_bsk)  # log π is not kept
-        j_b, p_bc = problem.reward_and_success(z)
-        return Snapshot(
-            entropy=h_b.detach(),
-            entropy_seq=seq_b.detach(),
-            J=j_b,
-            pass1=passk.exact_pass_at_k(p_bc, 1, problem.prompt_probs),
-            passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
-            grad_entropy=grad,
-            weights=weights_bs,
-            p_centred=p_centred,
-            logp=logp_bsk if keep_logp else None,
-            state_entropy=h_bs,
-        )
+        return _finish(problem, z, k, logp_bsk if keep_logp else None, p_centred, grad, h_bs,
+                       h_b.detach(), seq_b.detach(), weights_bs)
+
+
+def _compiled_snapshot(problem, z, v_bs, k: int, keep_logp: bool) -> Snapshot:
+    """:func:`snapshot` without moving visits, its tables from :func:`sim.compiled.tables`."""
+    from entropy_lab.sim.compiled import tables
+
+    with torch.no_grad():
+        logp, p_centred, grad, h_bs, h_b, seq_b, w_bs = tables()(z, v_bs)
+        return _finish(problem, z, k, logp if keep_logp else None, p_centred, grad, h_bs, h_b,
+                       seq_b, w_bs)
+
+
+def _finish(problem, z, k, logp, p_centred, grad, h_bs, h_b, seq_b, w_bs) -> Snapshot:
+    """The snapshot of ``z`` from its tables and the problem's J and p_c."""
+    j_b, p_bc = problem.reward_and_success(z)
+    return Snapshot(entropy=h_b, entropy_seq=seq_b, J=j_b,
+                    pass1=passk.exact_pass_at_k(p_bc, 1, problem.prompt_probs),
+                    passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
+                    grad_entropy=grad, weights=w_bs, p_centred=p_centred, logp=logp,
+                    state_entropy=h_bs)
 
 
 def _spare(workspace: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor | None:
@@ -129,7 +144,8 @@ def _spare(workspace: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor | 
     return None
 
 
-def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = False) -> dict:
+def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = False,
+               compiled: bool = False) -> dict:
     """dH_exact, dH_pred (∇H·Δz) and dH_pred_state, ``[B]`` each.
 
     dH_pred_state = Σ_s w_s·(−Σ_a π_a L_a Δz_a): Theorem 1's general form per state
@@ -137,8 +153,15 @@ def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = 
     ``consume``: the two products are written into ``before``'s own ``grad_entropy`` and
     ``p_centred`` buffers (the same numbers; ``before`` is unusable afterwards), as the loop does
     once it has no further use for them; otherwise into one new ``[B, S, K]`` buffer.
+    ``compiled``: the two sums from :func:`sim.compiled.update_terms` (no product buffer).
     """
     ge, pc = before.grad_entropy, before.p_centred
+    if compiled:
+        from entropy_lab.sim.compiled import update_terms
+
+        dh_pred, dh_state = update_terms()(ge, pc, before.weights, delta_logits)
+        return {"dH_exact": after.entropy - before.entropy, "dH_pred": dh_pred,
+                "dH_pred_state": dh_state}
     prod = torch.mul(ge, delta_logits, out=ge) if consume else ge * delta_logits
     dh_pred = prod.sum((1, 2))
     per_state_bs = -torch.mul(pc, delta_logits, out=pc if consume else prod).sum(-1)
@@ -199,7 +222,7 @@ class Recorder:
         cum = np.concatenate([np.zeros((n_seeds, 1)), np.cumsum(ent[:, 1:], axis=1)], axis=1)
         data["cum_entropy"] = cum[:, :n_steps].reshape(-1)
         order = ["step", "seed", "task"] + self.columns()
-        return pd.DataFrame(data)[order]
+        return pd.DataFrame({name: data[name] for name in order})  # built in order: no copy
 
 
 def _as_seed_vector(value, n_seeds: int) -> torch.Tensor:
