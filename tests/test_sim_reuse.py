@@ -70,3 +70,15 @@ def test_bandit_reward_and_success_are_the_two_calls(pid):
     pi = torch.softmax(z, -1)
     torch.testing.assert_close(j_b, ((pi * prob.means).sum(-1) * prob.prompt_probs).sum(-1),
                                rtol=1e-14, atol=0)
+
+
+def test_the_benchmarks_hand_written_batched_reference_reproduces_the_frame():
+    """benchmarks/bench_sim_bandit.py's batched reference (written out on [B, K] tensors, the
+    same draws) gives the simulator's exact columns: the speed comparison compares equal work."""
+    from entropy_lab.commands.bench import load
+    from entropy_lab.project import project_root
+
+    bench = load("sim_bandit", project_root() / "benchmarks" / "bench_sim_bandit.py")
+    diffs = bench.check_batched_reference(seeds=8, steps=5)
+    assert set(diffs) == {"entropy", "J", "pass@1", "pass@8", "dH_exact", "dH_pred", "loss"}
+    assert max(diffs.values()) <= 1e-12
