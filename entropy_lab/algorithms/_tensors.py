@@ -77,7 +77,12 @@ def hp_param(name: str, value, like: torch.Tensor, *, lo=None, hi=None, lo_open=
             raise fail(name, value, f"a float or a tensor of shape {list(batch_shape)} ([...])")
         v = value.detach().to(torch.float64)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        v = torch.tensor(float(value), dtype=torch.float64)
+        # a Python number: the same checks in Python (no tensor ops, no host synchronisation)
+        x = float(value)
+        if (not math.isfinite(x) or (lo is not None and (x < lo or (x == lo and lo_open)))
+                or (hi is not None and (x > hi or (x == hi and hi_open)))):
+            raise fail(name, value, allowed)
+        return torch.tensor(x, dtype=like.dtype, device=like.device)
     else:
         raise fail(name, value, allowed)
     if not bool(torch.isfinite(v).all()):
