@@ -105,9 +105,16 @@ def masked_mean(x_bt: torch.Tensor, mask_bt: torch.Tensor) -> torch.Tensor:
 
     verl divides by Σ m + 1e-8 instead; the two agree whenever a replica has a token.
     """
-    zero = torch.zeros((), dtype=x_bt.dtype, device=x_bt.device)
-    total = torch.where(mask_bt, x_bt, zero).sum((-2, -1))
-    return total / token_count(mask_bt).to(total.dtype)
+    return masked_means(mask_bt, x_bt)[0]
+
+
+def masked_means(mask_bt: torch.Tensor, *xs_bt: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`masked_mean` of each of ``xs_bt`` (one dtype) under one mask, the token count
+    taken once: ``[..., B, T] -> [...]`` each."""
+    x0 = xs_bt[0]
+    zero = torch.zeros((), dtype=x0.dtype, device=x0.device)
+    count = token_count(mask_bt).to(x0.dtype)
+    return [torch.where(mask_bt, x, zero).sum((-2, -1)) / count for x in xs_bt]
 
 
 def masked_extreme(x_bt: torch.Tensor, mask_bt: torch.Tensor, largest: bool) -> torch.Tensor:
@@ -116,7 +123,7 @@ def masked_extreme(x_bt: torch.Tensor, mask_bt: torch.Tensor, largest: bool) -> 
     fill = torch.tensor(-math.inf if largest else math.inf, dtype=x_bt.dtype, device=x_bt.device)
     y = torch.where(mask_bt, x_bt, fill)
     y = y.amax((-2, -1)) if largest else y.amin((-2, -1))
-    return torch.where(torch.isfinite(y), y, torch.ones_like(y))
+    return torch.where(y.abs() < math.inf, y, 1.0)  # |NaN| < inf is False: NaN -> 1 as ±inf
 
 
 def metric_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -146,6 +153,7 @@ __all__ = [
     "log_ratio_limit",
     "masked_extreme",
     "masked_mean",
+    "masked_means",
     "metric_dtype",
     "token_count",
 ]

@@ -40,6 +40,7 @@ from entropy_lab.algorithms._tensors import (
     log_ratio_limit,
     masked_extreme,
     masked_mean,
+    masked_means,
     metric_dtype,
 )
 from entropy_lab.registry import Registry
@@ -134,16 +135,15 @@ def ratio_metrics(
     zeros = torch.zeros_like(mask_bt, dtype=dt)
     low = zeros if low_bt is None else low_bt.to(dt)
     high = zeros if high_bt is None else high_bt.to(dt)
-    frac_low = masked_mean(low, mask_bt)
-    frac_high = masked_mean(high, mask_bt)
+    frac_low, frac_high, r_mean, kl = masked_means(mask_bt, low, high, r, -logr)
     return {
         "clip/frac_low": frac_low,
         "clip/frac_high": frac_high,
         "clip/frac": frac_low + frac_high,
-        "ratio/mean": masked_mean(r, mask_bt),
+        "ratio/mean": r_mean,
         "ratio/min": masked_extreme(r, mask_bt, largest=False),
         "ratio/max": masked_extreme(r, mask_bt, largest=True),
-        "kl/old_new": masked_mean(-logr, mask_bt),
+        "kl/old_new": kl,
     }
 
 
