@@ -20,7 +20,7 @@ def test_selection_rule_on_a_fake_measurement(monkeypatch):
     (|log(1.6)| < |log(0.4)| for 0.02); the search stops after the first lr above the band."""
     seen = []
 
-    def fake(problem, algorithm, regime, lr, seed):
+    def fake(problem, algorithm, regime, lr, seed, overrides):
         seen.append(lr)
         return lr / 4, lr**2
 
@@ -49,6 +49,18 @@ def test_real_calibration_is_reproduced_by_a_direct_run():
     trained = df[df.step > 0]
     assert trained["clip/frac"].mean() == cal.clip_frac
     assert trained["kl/old_new"].mean() == cal.kl
+
+
+def test_calibration_runs_at_the_overrides_batch_size():
+    """The overrides reach the calibration runs: at N = 4 × G = 4 (16 samples, 1 per minibatch
+    of 16) the chosen lr's clip fraction is re-measured by a direct run with those sizes."""
+    cal = R.calibrate("bandit64/calibrated", "dapo", SMALL, n_prompts=4, group_size=4)
+    df = simulate("bandit64/calibrated", "dapo", steps=SMALL.steps, seeds=SMALL.seeds,
+                  lr=cal.lr, optimizer="adam", epochs=1, minibatches=16, n_prompts=4,
+                  group_size=4, generator=torch.Generator().manual_seed(0))
+    assert df[df.step > 0]["clip/frac"].mean() == cal.clip_frac
+    with pytest.raises(InputError, match="set by the regime"):
+        R.calibrate("bandit64/calibrated", "dapo", SMALL, lr=0.1)
 
 
 def test_simulate_with_a_regime_uses_its_schedule(monkeypatch):

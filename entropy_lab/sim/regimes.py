@@ -109,10 +109,11 @@ class CalibrationError(InputError):
     """No learning rate of the grid put the clip fraction in the regime's band."""
 
 
-def _measure(problem, algorithm, regime: Regime, lr: float, seed: int) -> tuple[float, float]:
+def _measure(problem, algorithm, regime: Regime, lr: float, seed: int,
+             overrides: dict) -> tuple[float, float]:
     from entropy_lab.sim.loop import simulate
 
-    df = simulate(problem, algorithm, steps=regime.steps, seeds=regime.seeds, lr=lr,
+    df = simulate(problem, algorithm, **overrides, steps=regime.steps, seeds=regime.seeds, lr=lr,
                   optimizer=regime.optimizer, epochs=regime.epochs,
                   minibatches=regime.minibatches, generator=torch.Generator().manual_seed(seed))
     trained = df[df["step"] > 0]
@@ -123,21 +124,31 @@ def _measure(problem, algorithm, regime: Regime, lr: float, seed: int) -> tuple[
 
 
 def calibrate(problem: str, algorithm: str, regime: str | Regime = "llm-clip",
-              seed: int = 0) -> Calibration:
+              seed: int = 0, **overrides) -> Calibration:
     """Find the regime's learning rate for ``problem`` and ``algorithm`` (module docstring).
 
     Args:
         problem, algorithm: a preset id and an algorithm preset name.
         regime: a registered name or a :class:`Regime`.
         seed: seeds the calibration runs' generator.
+        overrides: further ``simulate`` overrides of the runs the lr will serve (``n_prompts``,
+            ``group_size``, ``policy``, ``problem.<key>``, algorithm hyperparameters), so the
+            calibration measures the clip fraction at their batch and minibatch sizes; not the
+            keys the regime sets (lr, optimizer, epochs, minibatches, steps, seeds).
     Raises:
         CalibrationError: no lr of the grid gives a clip fraction in the band (the table and the
             nearest lr are in the message).
+        InputError: an override the regime sets itself.
     """
     reg = get_regime(regime)
+    clash = sorted(set(overrides) & {"lr", "optimizer", "epochs", "minibatches", "steps",
+                                     "seeds", "regime", "generator"})
+    if clash:
+        raise InputError(f"calibrate: {clash} are set by the regime (or the calibration), not "
+                         "by an override")
     rows = []
     for lr in reg.lr_grid:
-        clip, kl = _measure(problem, algorithm, reg, lr, seed)
+        clip, kl = _measure(problem, algorithm, reg, lr, seed, overrides)
         rows.append({"lr": lr, "clip_frac": clip, "kl": kl,
                      "in_band": reg.clip_band[0] <= clip <= reg.clip_band[1]})
         if clip > reg.clip_band[1] and any(r["in_band"] for r in rows):
