@@ -92,6 +92,10 @@ class SimConfig:
     """Explicit seed ids of the ``seeds`` replicas (repeats allowed: the same seed under several
     per-replica hyperparameter values, :mod:`entropy_lab.sim.replicas`); None: from
     ``first_seed``."""
+    clip_diagnostics: bool = False
+    """Sampled mode: record the clip diagnostics of every minibatch (``entropy_lab.sim.clip_probe``:
+    the L < 0 share of the clipped tokens, the Theorem 1 entropy change the clip removed). Off by
+    default: it costs a second backward through each minibatch's loss."""
     rng: str = choice_field("batched", RNG_MODES)
     """``"batched"``: one generator for all seeds (fastest); ``"per_seed"``: each seed id owns a
     generator, so a seed's trajectory does not depend on which other seeds share the batch."""
@@ -117,6 +121,11 @@ class SimConfig:
         check_number("k", self.k, lo=1, integer=True)
         if self.switch_task_at is not None:
             check_number("switch_task_at", self.switch_task_at, lo=0, hi=self.steps, integer=True)
+        if not isinstance(self.clip_diagnostics, bool):
+            raise fail("clip_diagnostics", self.clip_diagnostics, "True or False")
+        if self.clip_diagnostics and self.mode != "sampled":
+            raise fail("clip_diagnostics", True, "False in mode='expected' (no sampled ratio "
+                       "is clipped there)")
         check_number("seed", self.seed, lo=0, integer=True)
         check_number("first_seed", self.first_seed, lo=0, integer=True)
         if self.seed_ids is not None:

@@ -36,6 +36,7 @@ from entropy_lab.algorithms.step import default_update, logp_bins, rl_iteration
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.adapter import LogitsPolicy
+from entropy_lab.sim.clip_probe import ClipProbe, add_shares
 from entropy_lab.sim.config import SimConfig, check_against
 from entropy_lab.sim.guard import NonFiniteStep, StepGuard
 from entropy_lab.sim.optim import make_optimizer
@@ -290,10 +291,14 @@ def sampled_step(ctx: Context, problem, params, optimizer, state,
     ctx.guard.add("sampler log-probs", batch.sampler_logp_bt)
     exact = isinstance(ctx.pipeline, ExactPipeline)  # else: ratio diagnostics by ℓ_s bin
     bins = None if exact else logp_bins(batch.sampler_logp_bt)
+    probe = ClipProbe(params, optimizer, cfg.optimizer, lr_value(cfg.lr), snap.weights) \
+        if cfg.clip_diagnostics else None
     res = rl_iteration(policy, ctx.algorithm, state, batch, default_update(optimizer),
                        generator=ctx.streams.shared, old_logp=cfg.old_logp,
-                       observe=ctx.guard.add, token_bins=bins)
+                       observe=ctx.guard.add, token_bins=bins, clip_probe=probe)
     out = res.metrics
+    if probe is not None:
+        add_shares(out)
     out["reward_mean"] = batch.rewards_ng.mean((-2, -1))
     rollout = batch.data["rollout"]
     correct_bn = problem.correct(rollout, batch.rewards_ng).sum(-1)
