@@ -114,6 +114,51 @@ def check_count(name: str, value: int, lo: int = 1) -> int:
     return int(check_number(name, value, lo=lo, integer=True))
 
 
+@dataclass
+class ExactTerms:
+    """Closed forms of the snapshot's quantities at one policy state, from a problem that has
+    them (:meth:`TabularProblem.exact_terms`): the same numbers as the interface's definitions
+    differentiated by autograd, without a ``[B, S, K]`` backward pass.
+
+    Attributes:
+        entropy, entropy_seq, J: ``[B]`` token-averaged entropy, Σ_s visits_s H_s, E[reward].
+        success: ``[B, C]`` p_c (as ``success_prob``).
+        grad_entropy: ``[B, S, K]`` ∂entropy/∂logits.
+        weights: ``[B, S]`` visits_s / Σ_s visits_s.
+        p_centred: ``[B, S, K]`` π ⊙ (log π + H_s).
+        success_grad: ``coef [B, C] -> [B, S, K]``, ∂(Σ_c coef_bc p_bc)/∂logits at this state
+            (coef held fixed; seeds separate).
+        logp: ``[B, S, K]`` log π; state_entropy: ``[B, S]`` H_s.
+        spare: the ``[B, S, K]`` buffers ``success_grad`` reads (π, log π), free for reuse
+            once it and ``logp`` are no longer used.
+    """
+
+    entropy: torch.Tensor
+    entropy_seq: torch.Tensor
+    J: torch.Tensor
+    success: torch.Tensor
+    grad_entropy: torch.Tensor
+    weights: torch.Tensor
+    p_centred: torch.Tensor
+    success_grad: Callable[[torch.Tensor], torch.Tensor]
+    logp: torch.Tensor
+    state_entropy: torch.Tensor
+    spare: tuple[torch.Tensor, ...] = ()
+
+
+def take_buffer(workspace: list[torch.Tensor] | None, like: torch.Tensor,
+                new: bool = False) -> torch.Tensor | None:
+    """A contiguous buffer of ``like``'s size and dtype popped from ``workspace`` (viewed as
+    ``like``'s shape); else a new one with ``new=True``, None (the op allocates its own)
+    without. Reusing buffers spares the page faults of memory the allocator has returned to
+    the system between steps."""
+    for i, buf in enumerate(workspace or ()):
+        if (buf.numel() == like.numel() and buf.dtype == like.dtype
+                and buf.device == like.device and buf.is_contiguous()):
+            return workspace.pop(i).view(like.shape)
+    return torch.empty(like.shape, dtype=like.dtype, device=like.device) if new else None
+
+
 class TabularProblem:
     """Base class of the tabular worlds (see the module docstring for the quantities).
 
@@ -257,6 +302,14 @@ class TabularProblem:
     def action_values(self, logits: torch.Tensor) -> torch.Tensor:
         """``[B, S, K]`` Q(s, a): expected reward collected from taking a in s on, under π."""
         raise NotImplementedError
+
+    def exact_terms(self, logits: torch.Tensor,
+                    workspace: list[torch.Tensor] | None = None) -> ExactTerms | None:
+        """Closed forms of one policy state's entropy, its gradient, J and p_c with their
+        gradient (:class:`ExactTerms`), where the problem has them; None (the default): callers
+        use the differentiable definitions above. ``logits`` ``[B, S, K]``; ``workspace``:
+        spare ``[B, S, K]`` buffers the closed forms may take (:func:`take_buffer`)."""
+        return None
 
     def success_prob(self, logits: torch.Tensor) -> torch.Tensor:
         """``[B, C]`` P(one episode from prompt c is correct)."""

@@ -31,7 +31,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from entropy_lab.problems.base import Rollout, TabularProblem, TokenSampler, check_count
+from entropy_lab.problems import tree_dp
+from entropy_lab.problems.base import ExactTerms, Rollout, TabularProblem, TokenSampler, check_count
 from entropy_lab.problems.prompts import entropy_ceiling, sample_distinct_prompts
 from entropy_lab.problems.tree import TokenTree
 from entropy_lab.validation import check_tensor, fail
@@ -156,6 +157,15 @@ class PromptTree(TabularProblem):
         for k in ks:
             out[f"pass@{k}"] = (rows[f"pass@{k}"].reshape(b, c) * w_1c).sum(-1)
         return out
+
+    def exact_terms(self, logits: torch.Tensor,
+                    workspace: list[torch.Tensor] | None = None) -> ExactTerms:
+        """The snapshot's quantities in closed form, each prompt's tree as one row
+        (:func:`~entropy_lab.problems.tree_dp.exact_terms`)."""
+        b = logits.shape[0]
+        return tree_dp.exact_terms(self._rows(logits), self.tree.offsets, self.prompt_probs,
+                                   self._per_row(self.leaf_rewards, b),
+                                   self._per_row(self.leaf_correct, b), workspace)
 
     # ------------------------------------------------------------------ entropy ceiling
     @property

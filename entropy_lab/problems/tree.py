@@ -24,7 +24,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from entropy_lab import passk
+from entropy_lab.problems import tree_dp
 from entropy_lab.problems.base import (
+    ExactTerms,
     Rollout,
     TabularProblem,
     TokenSampler,
@@ -153,13 +155,7 @@ class TokenTree(TabularProblem):
 
     def _q_levels(self, p_bsk: torch.Tensor, leaf_l: torch.Tensor) -> list[torch.Tensor]:
         """Q per level from leaf values ``[V^T]`` (every row) or ``[B, V^T]`` (one per row)."""
-        b, v = p_bsk.shape[0], self.vocab_size
-        q = leaf_l.to(p_bsk.dtype).reshape(-1, self.level_sizes[-1] // v, v).expand(b, -1, -1)
-        out = [q]
-        for p_bjk in reversed(self._levels(p_bsk)[1:]):
-            q = (p_bjk * q).sum(-1).reshape(b, -1, v)
-            out.append(q)
-        return out[::-1]
+        return tree_dp.action_value_levels(p_bsk, leaf_l, self.offsets)
 
     # ------------------------------------------------------------------ interface
     def visits(self, logits: torch.Tensor) -> torch.Tensor:
@@ -203,32 +199,29 @@ class TokenTree(TabularProblem):
         """:meth:`evaluate` with given leaf rewards and 0/1 correctness, ``[V^T]`` for every row
         or ``[B, V^T]`` per row (a multi-prompt tree evaluates each prompt as one row)."""
         ks = [check_count("k", k) for k in ks]
-        logp_bsk = torch.log_softmax(self.check_logits(logits, finite=False), dim=-1)
-        p_bsk = logp_bsk.exp()
-        b = p_bsk.shape[0]
-        reach = self._reach(p_bsk)
-        visits_bs = torch.cat(reach[:-1], dim=1)
-        seq_h = -torch.einsum("bs,bsk,bsk->b", visits_bs, p_bsk, logp_bsk)
+        pol = tree_dp.tree_policy(self.check_logits(logits, finite=False), self.offsets)
+        seq_h = (pol.reach * pol.h).sum(-1)
         if not bool(torch.isfinite(seq_h).all()):  # a non-finite logit makes its row's H NaN
             self.check_logits(logits)
-        q_levels = self._q_levels(p_bsk, leaf_rewards)
-        # V at a level-t prefix is Q of its parent at level t − 1: only the root needs a sum.
-        root_v = (p_bsk[:, :1] * q_levels[0]).sum(-1)
-        grad = torch.empty_like(p_bsk)
-        levels = zip(q_levels, self._levels(grad), self._levels(p_bsk), reach)
-        for t, (q_bjk, g_bjk, p_bjk, reach_bj) in enumerate(levels):
-            v_bj = root_v if t == 0 else q_levels[t - 1].reshape(b, -1)
-            g_bjk.copy_(q_bjk).sub_(v_bj[..., None]).mul_(p_bjk).mul_(reach_bj[..., None])
-        p_correct = (reach[-1] * leaf_correct.to(p_bsk.dtype)).sum(-1)
+        grad, j_b = tree_dp.expectation_grad(pol, leaf_rewards)
+        p_correct = tree_dp.expectation(pol, leaf_correct)
         out = {
-            "entropy": seq_h / visits_bs.sum(-1),
+            "entropy": seq_h / pol.reach.sum(-1),
             "sequence_entropy": seq_h,
-            "J": root_v[:, 0],
+            "J": j_b,
             "grad_J": grad,
         }
         for k in ks:
             out[f"pass@{k}"] = passk.exact_pass_at_k(p_correct[:, None], k)
         return out
+
+    def exact_terms(self, logits: torch.Tensor,
+                    workspace: list[torch.Tensor] | None = None) -> ExactTerms:
+        """The snapshot's quantities in closed form (:func:`tree_dp.exact_terms`): one
+        softmax and forward pass, the entropy gradient by the soft-value backward DP, p's
+        gradient by the backward DP of the 0/1 correctness."""
+        return tree_dp.exact_terms(self.check_logits(logits), self.offsets, self.prompt_probs,
+                                   self.leaf_rewards, self.leaf_correct, workspace)
 
     def sample(
         self,

@@ -47,7 +47,8 @@ from entropy_lab.registry import Registry
 from entropy_lab.sim.aggregation_weights import PER_BATCH, LengthWeighting, sequence_weighting
 from entropy_lab.validation import InputError, fail
 
-# estimator name -> fn(problem, algorithm, logits [B, S, K] leaf, config, scale) -> grad [B, S, K]
+# estimator name -> fn(problem, algorithm, logits [B, S, K] leaf, config, scale, before)
+#   -> grad [B, S, K]; before: the loop's Snapshot at these logits (or None)
 EXPECTED = Registry("expected-mode estimator")
 # advantage name -> the estimator whose expectation it is
 ESTIMATOR_FOR_ADVANTAGE = {
@@ -167,8 +168,9 @@ def check_binary_rewards(problem, logits: torch.Tensor) -> None:
 
 
 @EXPECTED.register("exact_pg")
-def exact_pg_grad(problem, algorithm, logits, config, scale: float) -> torch.Tensor:
-    """Loss gradient −c_agg·∇J (vanilla) or −c_agg·(Q − V) (natural); ``[B, S, K]``.
+def exact_pg_grad(problem, algorithm, logits, config, scale: float, before=None) -> torch.Tensor:
+    """Loss gradient −c_agg·∇J (vanilla) or −c_agg·(Q − V) (natural); ``[B, S, K]``
+    (``before`` unused: the problem's ∇J is already closed-form where it has one).
 
     With a ``LengthWeighting`` (variable lengths): the per-batch limit or the per-sequence form
     of entropy_lab/sim/aggregation_weights.py.
@@ -187,8 +189,13 @@ def exact_pg_grad(problem, algorithm, logits, config, scale: float) -> torch.Ten
 
 
 @EXPECTED.register("group_binary")
-def group_binary_grad(problem, algorithm, logits, config, scale: float) -> torch.Tensor:
+def group_binary_grad(problem, algorithm, logits, config, scale: float,
+                      before=None) -> torch.Tensor:
     """Loss gradient −c_agg·Σ_c P(c)·w(p_c)·∇p_c by one backward pass; ``[B, S, K]``.
+
+    ``before``: the snapshot at ``logits``; where it carries the problem's closed forms
+    (``success``, ``success_grad``: token trees) p_c and the gradient come from them, no
+    autograd pass.
 
     With a ``LengthWeighting`` (variable lengths): the per-batch limit or the per-sequence form
     of entropy_lab/sim/aggregation_weights.py.
@@ -201,6 +208,9 @@ def group_binary_grad(problem, algorithm, logits, config, scale: float) -> torch
         with torch.no_grad():
             mean_pos, mean_neg = mean_group_advantages(problem.success_prob(logits), a_pos, a_neg)
         return scale.group_binary(problem, logits, config, mean_pos, mean_neg)
+    if before is not None and before.success_grad is not None:
+        w_bc = group_binary_weight(before.success, a_pos, a_neg)
+        return before.success_grad(-scale * w_bc * problem.prompt_probs.to(w_bc.dtype))
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
         p_bc = problem.success_prob(z)

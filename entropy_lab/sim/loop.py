@@ -33,6 +33,7 @@ import torch
 from entropy_lab.algorithms.presets import apply_overrides, get_preset
 from entropy_lab.algorithms.recipe import PARTS
 from entropy_lab.algorithms.step import default_update, logp_bins, rl_iteration
+from entropy_lab.problems.base import take_buffer
 from entropy_lab.registry import Registry
 from entropy_lab.sim import expected as exp
 from entropy_lab.sim.adapter import LogitsPolicy
@@ -200,7 +201,7 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
             prob = tasks[task]
             if prob is not tasks[rec.tasks[-1]]:  # task switch: J of the new task before the step
                 before = snapshot(prob, params.current(), config.k, **fused)
-            logits_before = params.current(frozen=True)
+            logits_before = params.current(frozen=True, out=_spare_for(params, workspace))
             theta_before = params.begin_step()
             metrics, state, used = step_fn(ctx, prob, params, optimizer, state, before)
             values = _controller_values(used, static)
@@ -224,8 +225,12 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
                    **predictions,
                    **values, **metrics}
             rec.add(row, task)
-            # before's buffers are free now: the next snapshot's π and π log π (two at most)
-            workspace[:] = [*workspace, before.grad_entropy, before.p_centred][-2:]
+            # before's buffers are free now: the next snapshot's π and π log π (and a tree's
+            # log π, π ⊙ L and ∂H/∂z: as many as the snapshot gave back)
+            spare = [before.grad_entropy, before.p_centred, *before.spare]
+            if params.tabular:  # the copy of the logits before the step, now Δz
+                spare.append(delta)
+            workspace[:] = [*workspace, *spare][-len(spare):]
             before = after
     frame = rec.frame()
     frame.attrs.update(_attrs(config, algorithm, problem, ctx.pipeline))
@@ -233,6 +238,11 @@ def run(problem, algorithm, config: SimConfig | None = None, generator=None, *, 
 
 
 CONTROLLED = ("zeta", "eps_high", "entropy_coef")
+
+
+def _spare_for(params, workspace: list[torch.Tensor]) -> torch.Tensor | None:
+    """A spare buffer for the tabular policy's frozen copy of its logits (None: a new one)."""
+    return take_buffer(workspace, params.current()) if params.tabular else None
 
 
 def _ceiling(problem, snap) -> dict:
@@ -311,8 +321,9 @@ def sampled_step(ctx: Context, problem, params, optimizer, state,
 @STEPS.register("expected")
 def expected_step(ctx: Context, problem, params, optimizer, state,
                   snap) -> tuple[dict, object, dict]:
-    """One exact expected update (entropy_lab.sim.expected); ``dH_pred_closed`` where valid
-    (``snap``, the snapshot of the current logits, is not needed).
+    """One exact expected update (entropy_lab.sim.expected) from the policy whose snapshot is
+    ``snap`` (the estimator reuses its closed forms, where it has them); ``dH_pred_closed``
+    where valid.
     Returns the metrics, the state and its controller values (the step does not change them).
 
     ``reward_mean`` is left to the caller: in expected mode it is the exact J before the update.
@@ -322,7 +333,7 @@ def expected_step(ctx: Context, problem, params, optimizer, state,
     """
     cfg = ctx.config
     z = params.current()
-    grad = exp.EXPECTED.get(ctx.estimator)(problem, ctx.algorithm, z, cfg, ctx.agg_scale)
+    grad = exp.EXPECTED.get(ctx.estimator)(problem, ctx.algorithm, z, cfg, ctx.agg_scale, snap)
     out = {}
     if ctx.estimator == "exact_pg" and problem.num_states == 1 and cfg.optimizer == "sgd":
         q_bk = problem.action_values(z)[:, 0]

@@ -101,14 +101,16 @@ class SimParams:
             z_bnk.register_hook(lambda g: self._keep(states_bn, g))
         return z_bnk
 
-    def current(self, frozen: bool = False) -> torch.Tensor:
+    def current(self, frozen: bool = False, out: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, S, K]`` detached logits now. A parameterised policy's forward is evaluated once
         per θ (cached on the parameters' in-place version counters) and is a fresh tensor that
         later updates do not change; the tabular policy's is a view of its parameter, which the
-        optimizer overwrites, so ``frozen=True`` copies it."""
+        optimizer overwrites, so ``frozen=True`` copies it (into ``out`` where given)."""
         if self.tabular:
             z = self.policy.logits().detach()
-            return z.clone() if frozen else z
+            if not frozen:
+                return z
+            return z.clone() if out is None else out.copy_(z)
         return self._evaluate().logits.detach()
 
     def _evaluate(self) -> _Evaluation:
@@ -127,6 +129,10 @@ class SimParams:
     def set_logit_gradient(self, grad_bsk: torch.Tensor) -> None:
         """Write ∂loss/∂z into the parameters' ``.grad`` (expected mode): its pull-back Jᵀg
         through z(θ) (g itself for the tabular policy)."""
+        if self.tabular:  # z = θ_z: the gradient itself (the same tensor autograd would copy)
+            (z,) = self.parameters()
+            z.grad = grad_bsk.detach().to(z.dtype)
+            return
         for p in self.parameters():
             p.grad = None
         self.logits().backward(grad_bsk)

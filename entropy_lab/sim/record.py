@@ -7,6 +7,7 @@ end, so recording costs no host synchronisation per step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 import torch
 
 from entropy_lab import passk
+from entropy_lab.problems.base import take_buffer
 
 NAN = float("nan")
 # Fixed leading columns (pass@k columns are inserted after J); the rest follow in sorted order.
@@ -39,6 +41,12 @@ class Snapshot:
             state's table, reused by the next sampled step for the sampler's log-probs).
         state_entropy: ``[B, S]`` H_s = −Σ_a π_a log π_a, the per-state entropies the token
             average is taken over (the next sampled step's rollout entropy).
+        success, success_grad: where the problem has closed forms
+            (:meth:`~entropy_lab.problems.base.TabularProblem.exact_terms`), p_c ``[B, C]`` and
+            ``coef [B, C] -> ∂(Σ_c coef_bc p_bc)/∂logits [B, S, K]`` at this policy state, for
+            the expected-mode update from the same state (None otherwise).
+        spare: further ``[B, S, K]`` buffers (those ``success_grad`` reads) free for reuse once
+            the snapshot is consumed (:func:`update_row` with ``consume=True``).
     """
 
     entropy: torch.Tensor
@@ -51,6 +59,9 @@ class Snapshot:
     p_centred: torch.Tensor
     logp: torch.Tensor | None = None
     state_entropy: torch.Tensor | None = None
+    success: torch.Tensor | None = None
+    success_grad: Callable[[torch.Tensor], torch.Tensor] | None = None
+    spare: tuple[torch.Tensor, ...] = ()
 
 
 def snapshot(problem, logits: torch.Tensor, k: int,
@@ -79,7 +90,21 @@ def snapshot(problem, logits: torch.Tensor, k: int,
 
     ``compiled``: where the visits do not move, the tables come from the compiled formulas of
     :mod:`entropy_lab.sim.compiled` (same formulas, ~1e-15 apart; no workspace).
+
+    A problem with closed forms (``problem.exact_terms``: token trees) gives every quantity
+    itself, with no autograd pass (``compiled`` does not apply), and the snapshot keeps p_c and
+    its gradient for the expected-mode update from this state.
     """
+    terms = problem.exact_terms(logits.detach(), workspace)
+    if terms is not None:
+        return Snapshot(
+            entropy=terms.entropy, entropy_seq=terms.entropy_seq, J=terms.J,
+            pass1=passk.exact_pass_at_k(terms.success, 1, problem.prompt_probs),
+            passk=passk.exact_pass_at_k(terms.success, k, problem.prompt_probs),
+            grad_entropy=terms.grad_entropy, weights=terms.weights, p_centred=terms.p_centred,
+            logp=terms.logp if keep_logp else None, state_entropy=terms.state_entropy,
+            success=terms.success, success_grad=terms.success_grad, spare=terms.spare,
+        )
     z = logits.detach().requires_grad_(True)
     with torch.enable_grad():
         v_bs = problem.visits(z)
@@ -91,8 +116,8 @@ def snapshot(problem, logits: torch.Tensor, k: int,
     spare = [] if moving or workspace is None else workspace
     with torch.set_grad_enabled(moving):
         logp_bsk = torch.log_softmax(z, -1)
-        p_bsk = torch.exp(logp_bsk, out=_spare(spare, logp_bsk))
-        plogp_bsk = torch.mul(p_bsk, logp_bsk, out=_spare(spare, logp_bsk))
+        p_bsk = torch.exp(logp_bsk, out=take_buffer(spare, logp_bsk))
+        plogp_bsk = torch.mul(p_bsk, logp_bsk, out=take_buffer(spare, logp_bsk))
         h_bs = -plogp_bsk.sum(-1)
         seq_b = (v_bs * h_bs).sum(-1)
         vsum_b = v_bs.sum(-1)
@@ -134,14 +159,6 @@ def _finish(problem, z, k, logp, p_centred, grad, h_bs, h_b, seq_b, w_bs) -> Sna
                     passk=passk.exact_pass_at_k(p_bc, k, problem.prompt_probs),
                     grad_entropy=grad, weights=w_bs, p_centred=p_centred, logp=logp,
                     state_entropy=h_bs)
-
-
-def _spare(workspace: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor | None:
-    """A buffer of ``like``'s shape and dtype taken from ``workspace`` (None: a new one)."""
-    for i, buf in enumerate(workspace):
-        if buf.shape == like.shape and buf.dtype == like.dtype:
-            return workspace.pop(i)
-    return None
 
 
 def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = False,
