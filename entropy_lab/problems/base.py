@@ -128,9 +128,9 @@ class ExactTerms:
         p_centred: ``[B, S, K]`` π ⊙ (log π + H_s).
         success_grad: ``coef [B, C] -> [B, S, K]``, ∂(Σ_c coef_bc p_bc)/∂logits at this state
             (coef held fixed; seeds separate).
-        logp: ``[B, S, K]`` log π; state_entropy: ``[B, S]`` H_s.
+        state_entropy: ``[B, S]`` H_s.
         spare: the ``[B, S, K]`` buffers ``success_grad`` reads (π, log π), free for reuse
-            once it and ``logp`` are no longer used.
+            once it is no longer called.
     """
 
     entropy: torch.Tensor
@@ -141,7 +141,6 @@ class ExactTerms:
     weights: torch.Tensor
     p_centred: torch.Tensor
     success_grad: Callable[[torch.Tensor], torch.Tensor]
-    logp: torch.Tensor
     state_entropy: torch.Tensor
     spare: tuple[torch.Tensor, ...] = ()
 

@@ -271,7 +271,6 @@ def exact_terms(
         weights=weights.reshape(b, c * s),
         p_centred=p_centred.reshape(b, c * s, v),
         success_grad=success_grad,
-        logp=logp.reshape(b, c * s, v),
         state_entropy=h_xs.reshape(b, c * s),
         spare=(logp, p),
     )

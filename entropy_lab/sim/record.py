@@ -102,7 +102,7 @@ def snapshot(problem, logits: torch.Tensor, k: int,
             pass1=passk.exact_pass_at_k(terms.success, 1, problem.prompt_probs),
             passk=passk.exact_pass_at_k(terms.success, k, problem.prompt_probs),
             grad_entropy=terms.grad_entropy, weights=terms.weights, p_centred=terms.p_centred,
-            logp=terms.logp if keep_logp else None, state_entropy=terms.state_entropy,
+            logp=_kept_logp(logits) if keep_logp else None, state_entropy=terms.state_entropy,
             success=terms.success, success_grad=terms.success_grad, spare=terms.spare,
         )
     z = logits.detach().requires_grad_(True)
@@ -139,6 +139,12 @@ def snapshot(problem, logits: torch.Tensor, k: int,
             workspace.append(logp_bsk)  # log π is not kept
         return _finish(problem, z, k, logp_bsk if keep_logp else None, p_centred, grad, h_bs,
                        h_b.detach(), seq_b.detach(), weights_bs)
+
+
+def _kept_logp(logits: torch.Tensor) -> torch.Tensor:
+    """log π for the next sampled step: ``torch.log_softmax``, the trainer's own formula, so that
+    on-policy ratios are exactly 1 (the closed forms' log π may differ in the last bit)."""
+    return torch.log_softmax(logits.detach(), -1)
 
 
 def _compiled_snapshot(problem, z, v_bs, k: int, keep_logp: bool) -> Snapshot:
