@@ -113,7 +113,8 @@ def check(quick: bool) -> CheckResult:
     def world_text(name: str) -> str:
         r = rows[name]
         return (f"{WORLDS[name]}: clip fraction {r['clip_frac']:.2%} (upper "
-                f"{r['clip_frac_high']:.2%}), L<0 share of upper-clipped {r['share_Lneg_high']:.2f}, "
+                f"{r['clip_frac_high']:.2%}), L<0 share of upper-clipped "
+                f"{r['share_Lneg_high']:.2f}, "
                 f"removed dH {r['dH_removed_high']:+.2e}/minibatch; DAPO "
                 f"{fmt(*r['dapo_H_ratio'])} vs symmetric {fmt(*r['sym_H_ratio'])}, paired diff "
                 f"{fmt(*r['diff'])} ({'resolved' if r['resolved'] else 'not resolved'}; sign "
