@@ -2,7 +2,7 @@
 (``entropy_lab.sim.fronts_study``, ``entropy_lab.analysis.fronts``).
 
 A full run reads the committed ``results/fronts/`` (``python -m entropy_lab.sim.fronts_study
---out results/fronts``: 2 worlds × 33 knob points × 8 seeds × 60 steps); when it is absent, and
+--out results/fronts``: 2 worlds × 33 knob points × 4 seeds × 40 steps); when it is absent, and
 in a quick run, the study's quick grid (2 seeds × 3 steps, lr 0.01, no calibration) runs here,
 once per process, and the verdict says so. Fronts: GRPO's from its checkpoints (the steps knob),
 every other method's from its final points along its own knob, each the Pareto front of its
