@@ -1,7 +1,7 @@
 """Shared reading of the trade-off-front study for claims 5 and 14
-(``entropy_lab.sim.fronts_study``, ``entropy_lab.analysis.fronts``).
+(``entropy_lab.analysis.fronts_study``, ``entropy_lab.analysis.fronts``).
 
-A full run reads the committed ``results/fronts/`` (``python -m entropy_lab.sim.fronts_study
+A full run reads the committed ``results/fronts/`` (``python -m entropy_lab.analysis.fronts_study
 --out results/fronts``: 2 worlds × 33 knob points × 4 seeds × 40 steps); when it is absent, and
 in a quick run, the study's quick grid (2 seeds × 3 steps, lr 0.01, no calibration) runs here,
 once per process, and the verdict says so. Fronts: GRPO's from its checkpoints (the steps knob),
@@ -30,7 +30,7 @@ N_GRID = 21      # J grid over each overlap
 @functools.lru_cache(maxsize=2)
 def load(quick: bool) -> tuple[pd.DataFrame, dict, str]:
     """(points, {world: meta}, source): the committed study, or the quick grid run here."""
-    from entropy_lab.sim.fronts_study import read_points, run_study
+    from entropy_lab.analysis.fronts_study import read_points, run_study
 
     if not quick:
         try:
@@ -57,7 +57,7 @@ def front(pts: pd.DataFrame, world: str, method: str) -> pd.DataFrame:
 
 def compare(pts: pd.DataFrame, world: str, x: str, b: str) -> Dominance:
     """Front of ``x`` against front of ``b`` on ``world`` (H, z = Z), H_max on the grid."""
-    from entropy_lab.sim.fronts_study import ceiling_fn
+    from entropy_lab.analysis.fronts_study import ceiling_fn
 
     return dominance(front(pts, world, x), front(pts, world, b), z=Z, n_grid=N_GRID,
                      ceiling=ceiling_fn(world))

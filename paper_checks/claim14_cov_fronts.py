@@ -3,7 +3,7 @@
 The first-round check (``claim14_cov_peers``, the tabular rows) compared knob settings: Clip-Cov's
 k = max(⌊fraction·n⌋, 1) selected 1 token of 64 (78× its nominal 2e-4) while REPO-R sat at its
 cap. Here every method traces its own front (``paper_checks/_fronts_common.py``,
-``entropy_lab.sim.fronts_study``) on ``prompts-many/lowrank`` and ``tree/tabular`` (N = G = 16,
+``entropy_lab.analysis.fronts_study``) on ``prompts-many/lowrank`` and ``tree/tabular`` (N = G = 16,
 ``llm-clip`` regime, one GRPO-calibrated lr per world): REPO-R ζ_max ∈ {0.05, 0.1, 0.2, 0.5}
 (sign clamp on), ADAPO ε_high_max ∈ {0.35, 0.5, 1, 2}, Clip-Cov and KL-Cov at fractions k/n with
 k ∈ {1, 2, 4, 8} of the n tokens of a minibatch (n = 16 and 64), so ⌊fraction·n⌋ = k and the
@@ -21,8 +21,8 @@ mean the window (1, 5) admitted no token), ADAPO's mean final ε_high and upper 
 
 from __future__ import annotations
 
+from entropy_lab.analysis.fronts_study import COV_K, WORLDS
 from entropy_lab.checks import CheckResult, register_check
-from entropy_lab.sim.fronts_study import COV_K, WORLDS
 from paper_checks._fronts_common import Z, compare, dom_text, load, method_points, world_line
 from paper_checks._sim_common import rounded
 

@@ -19,7 +19,8 @@ claim13 = importlib.import_module("paper_checks.claim13_off_policy_collapse")
 
 FAST = ["claim03_sign_law_dynamics", "claim05_repo_r_entropy", "claim10_passk_collapse",
         "claim12_sequential", "claim13_off_policy_collapse"]
-SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers"]
+SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers",
+        "claim05_repo_r_fronts", "claim14_cov_fronts"]
 
 
 def _frame(entropy_bt, j_bt):

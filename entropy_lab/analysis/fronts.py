@@ -1,5 +1,5 @@
 """Trade-off fronts: each method's (J, H) points along its own knob, their Pareto front, and the
-decision rule "X's front dominates the baseline's at matched J" (docs/claims.md, "Trade-off
+decision rule "X's front dominates the baseline's at matched J" (docs/worlds.md, "Trade-off
 fronts").
 
 Points. One point per (method, knob value): J = the mean over seeds of the final exact expected

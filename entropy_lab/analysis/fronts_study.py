@@ -2,9 +2,9 @@
 regime, as one tidy point table (``results/fronts/``; analysis in
 :mod:`entropy_lab.analysis.fronts`, checks ``claim05_repo_r_fronts`` and ``claim14_cov_fronts``).
 
-    python -m entropy_lab.sim.fronts_study --out results/fronts          # the committed grid
-    python -m entropy_lab.sim.fronts_study --worlds tree/tabular         # one world
-    python -m entropy_lab.sim.fronts_study --quick --out /tmp/fronts     # a smoke run
+    python -m entropy_lab.analysis.fronts_study --out results/fronts          # the committed grid
+    python -m entropy_lab.analysis.fronts_study --worlds tree/tabular         # one world
+    python -m entropy_lab.analysis.fronts_study --quick --out /tmp/fronts     # a smoke run
 
 Worlds (:data:`WORLDS`): ``prompts-many/calibrated`` with the shared-parameter ``lowrank`` policy
 (16 prompts × 1024 answers, every 4th rank correct, so H_max(J) > H_0 at every J) and the
@@ -203,12 +203,12 @@ def read_points(folder: str | Path) -> tuple[pd.DataFrame, dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m entropy_lab.sim.fronts_study")
+    p = argparse.ArgumentParser(prog="python -m entropy_lab.analysis.fronts_study")
     p.add_argument("--out", default="results/fronts")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--worlds", nargs="+", default=list(WORLDS), choices=list(WORLDS))
     args = p.parse_args(argv)
-    run_study(args.out, args.quick, command="python -m entropy_lab.sim.fronts_study "
+    run_study(args.out, args.quick, command="python -m entropy_lab.analysis.fronts_study "
               + " ".join(sys.argv[1:] if argv is None else argv), worlds=tuple(args.worlds))
     return 0
 
