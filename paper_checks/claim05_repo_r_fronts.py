@@ -6,8 +6,8 @@ final J. Here each method traces its own front (``paper_checks/_fronts_common.py
 ``entropy_lab.analysis.fronts_study``): REPO-R as published (ζ controller toward the initial
 entropy, sign clamp on) at ζ_max ∈ {0.05, 0.1, 0.2, 0.5}; GRPO at its checkpoints (the steps
 knob). Worlds: ``prompts-many/lowrank`` (shared parameters, H_max(J) > H_0 at every J) and
-``tree/tabular`` (the first round's tree, where H_max binds), both N = G = 16 in the ``llm-clip`` regime with one lr per
-world calibrated on GRPO.
+``tree/tabular`` (the first round's tree, where H_max binds), both N = G = 16 in the
+``llm-clip`` regime with one lr per world calibrated on GRPO.
 
 Decision rule (fixed before the study was read; ``entropy_lab.analysis.fronts``, "Dominance"):
 on each world, at each of 21 J evenly spaced over the overlap of the two fronts' J ranges, the
