@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRONTS = Path(os.environ.get("ENTROPY_LAB_FRONTS") or ROOT / "results" / "fronts")
 METHODS = ("grpo", "repo_r", "repo_r_noclamp", "dapo", "adapo", "clip_cov", "kl_cov",
            "entropy_bonus")
-STYLE = {"grpo": ("black", "o"), "repo_r_noclamp": (None, "x")}
+STYLE = {"grpo": ("black", "o", "-"), "repo_r_noclamp": (algo_color("repo_r"), "x", "--")}
 
 
 def load():
@@ -53,11 +53,11 @@ def main() -> None:
             for m in METHODS:
                 p = wp[wp["method"] == m]
                 require_finite(f"{world} {m} {h}", p[h])
-                color, marker = STYLE.get(m, (algo_color(m.removesuffix("_noclamp")), "o"))
+                color, marker, line = STYLE.get(m, (algo_color(m), "o", "-"))
                 f = pareto_front(p, h=h)
                 ax.errorbar(p["J"], p[h], yerr=p[se], fmt=marker, ms=3, color=color,
                             alpha=0.3, lw=0.8)
-                ax.errorbar(f["J"], f[h], yerr=f[se], fmt=f"-{marker}", ms=4, color=color,
+                ax.errorbar(f["J"], f[h], yerr=f[se], fmt=f"{line}{marker}", ms=4, color=color,
                             lw=1.4, label=m.replace("_noclamp", " (no clamp)"))
             ax.set_xlabel("final exact J")
             ax.set_ylabel(label)

@@ -74,4 +74,5 @@ def dom_text(d: Dominance) -> str:
         return f"no J overlap ({d.lo:.3f} > {d.hi:.3f})"
     s = d.summary()
     return (f"{d.verdict} on J ∈ [{d.lo:.3f}, {d.hi:.3f}], H diff {s['diff_min']:+.3f}…"
-            f"{s['diff_max']:+.3f}, min {s['min_z']:.1f} SE")
+            f"{s['diff_max']:+.3f}, min {s['min_z']:.1f} SE, above by > {d.z:g} SE on "
+            f"{s['share_above']:.0%} of it")
