@@ -18,9 +18,10 @@ claim10 = importlib.import_module("paper_checks.claim10_passk_collapse")
 claim13 = importlib.import_module("paper_checks.claim13_off_policy_collapse")
 
 FAST = ["claim03_sign_law_dynamics", "claim05_repo_r_entropy", "claim10_passk_collapse",
-        "claim12_sequential", "claim13_off_policy_collapse"]
+        "claim12_sequential", "claim13_off_policy_collapse", "claim10_passk_shared",
+        "claim12_sequential_shared"]
 SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers",
-        "claim05_repo_r_fronts", "claim14_cov_fronts"]
+        "claim05_repo_r_fronts", "claim14_cov_fronts", "claim11_cum_entropy_shared"]
 
 
 def _frame(entropy_bt, j_bt):
@@ -127,3 +128,15 @@ def test_on_policy_never_clips_and_single_prompt_identity():
     assert r7.measured["on_policy/ratio_max_abs_dev"] == 0.0
     r10 = run_check(CHECKS.get("claim10_passk_collapse"), quick=True)
     assert r10.measured["single_prompt_identity_max_err"] < 1e-12
+
+
+def test_shared_world_task_b_disjoint_and_sharing_moves_every_context():
+    world = importlib.import_module("paper_checks._shared_world")
+    a, b = world.problem("A"), world.problem("B")
+    # 4 correct arms of 16 on each of the 64 contexts under both tasks, never the same arm
+    assert a.means.shape == (64, 16)
+    assert ((a.means > 0.5).sum(-1) == 4).all() and ((b.means > 0.5).sum(-1) == 4).all()
+    assert world.task_overlap() == 0
+    # lowrank: the shared w, V move all 64 contexts; tabular: only sampled ones (N = 16)
+    assert world.prompts_moved(True) == 64
+    assert 0 < world.prompts_moved(True, "tabular") <= 16
