@@ -17,7 +17,7 @@ def t(x):
 
 
 def test_names():
-    assert {"grpo", "dr_grpo", "rloo", "reinforce"} <= set(advantage_names())
+    assert {"grpo", "dr_grpo", "rloo", "reinforce", "signed"} <= set(advantage_names())
 
 
 def test_grpo_unbiased_std_and_eps():
@@ -55,7 +55,7 @@ def test_dr_grpo_rloo_reinforce():
     torch.testing.assert_close(get_advantage("reinforce")(r, baseline=0.5), r - 0.5)
 
 
-@pytest.mark.parametrize("name", ["grpo", "dr_grpo", "rloo", "reinforce"])
+@pytest.mark.parametrize("name", ["grpo", "dr_grpo", "rloo", "reinforce", "signed"])
 def test_replica_dims_are_independent(name):
     g = torch.Generator().manual_seed(0)
     r = torch.rand(3, 2, 4, 5, generator=g, dtype=F64)
@@ -76,3 +76,32 @@ def test_broadcast_advantages():
     mask = torch.tensor([[[1, 1, 0], [1, 0, 0]]])          # [N, G, T]
     out = broadcast_advantages(adv, mask)
     torch.testing.assert_close(out, t([[[1.0, 1.0, 0.0], [-2.0, 0.0, 0.0]]]))
+
+
+def test_signed_psr_nsr_w_reinforce_by_hand():
+    # Zhu et al.: correct samples +1, wrong −1 (no baseline); PSR keeps only +, NSR only −.
+    r = t([[1.0, 0.0, 0.0, 1.0]])
+    fn = get_advantage("signed")
+    torch.testing.assert_close(fn(r), t([[1.0, -1.0, -1.0, 1.0]]), rtol=0, atol=0)
+    torch.testing.assert_close(fn(r, negative_weight=0.0), t([[1.0, 0.0, 0.0, 1.0]]))
+    torch.testing.assert_close(fn(r, positive_weight=0.0), t([[0.0, -1.0, -1.0, 0.0]]))
+    torch.testing.assert_close(fn(r, positive_weight=0.1), t([[0.1, -1.0, -1.0, 0.1]]))
+    # a constant group still carries signal (no baseline), unlike grpo
+    torch.testing.assert_close(fn(t([[0.0, 0.0]]), positive_weight=0.0), t([[-1.0, -1.0]]))
+    torch.testing.assert_close(fn(t([[0.3, 0.8]]), threshold=0.25), t([[1.0, 1.0]]))
+
+
+def test_signed_presets_weights():
+    from entropy_lab.algorithms import get_preset
+
+    r = t([[1.0, 0.0]])
+    expected = {"psr": [[1.0, 0.0]], "nsr": [[0.0, -1.0]], "w_reinforce": [[0.1, -1.0]]}
+    for name, want in expected.items():
+        torch.testing.assert_close(get_preset(name).advantages(r), t(want))
+
+
+def test_signed_rejects_negative_weight():
+    from entropy_lab.validation import InputError
+
+    with pytest.raises(InputError, match="negative_weight"):
+        get_advantage("signed")(t([[1.0, 0.0]]), negative_weight=-1.0)

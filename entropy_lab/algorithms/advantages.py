@@ -4,6 +4,8 @@
     dr_grpo    r_i − mean_j r_j                                            (Liu et al. 2025)
     rloo       r_i − mean_{j≠i} r_j = G/(G−1)·(r_i − mean_j r_j)           (Ahmadian et al. 2024)
     reinforce  r_i − b   (b = 0 by default, or a fixed baseline)
+    signed     w⁺·1[r_i > τ] − w⁻·1[r_i ≤ τ]   (±1 rewards, weighted: PSR, NSR, W-REINFORCE of
+               Zhu et al. 2025, arXiv 2506.01347)
 
 Advantages are computed without gradient (rewards are data). Any leading dims are replicas.
 
@@ -100,6 +102,34 @@ def reinforce(rewards: torch.Tensor, baseline: float = 0.0) -> torch.Tensor:
     r = _check_rewards(rewards)
     check_number("baseline", baseline)
     return r - baseline
+
+
+@ADVANTAGES.register("signed")
+def signed(rewards: torch.Tensor, positive_weight: float = 1.0, negative_weight: float = 1.0,
+           threshold: float = 0.5) -> torch.Tensor:
+    """A_i = w⁺ if r_i > τ (a correct sample) else −w⁻: REINFORCE on ±1 rewards, no baseline,
+    each sign weighted (Zhu et al. 2025, "The Surprising Effectiveness of Negative
+    Reinforcement in LLM Reasoning", arXiv 2506.01347):
+
+        PSR (positive-sample reinforcement only)   w⁺ = 1,   w⁻ = 0
+        NSR (negative-sample reinforcement only)   w⁺ = 0,   w⁻ = 1   (only A < 0 contributes)
+        W-REINFORCE                                w⁺ = λ = 0.1, w⁻ = 1
+        ±1 REINFORCE                               w⁺ = w⁻ = 1
+
+    Args:
+        rewards: ``[..., N, G]``; a sample is correct when its reward exceeds ``threshold``.
+        positive_weight, negative_weight: w⁺, w⁻ ≥ 0.
+        threshold: τ (0.5: 0/1 rewards).
+    Returns:
+        ``[..., N, G]`` in the rewards' dtype.
+    """
+    r = _check_rewards(rewards)
+    check_number("positive_weight", positive_weight, lo=0)
+    check_number("negative_weight", negative_weight, lo=0)
+    check_number("threshold", threshold)
+    correct = r > threshold
+    return torch.where(correct, torch.full_like(r, float(positive_weight)),
+                       torch.full_like(r, -float(negative_weight)))
 
 
 def get_advantage(name: str):

@@ -32,6 +32,9 @@ repo_d           grpo      repo_d      ppo 0.2/0.2 c=3    zeta         token-mea
 adapo            grpo      —           ppo 0.2/0.28 c=3   eps_high     token-mean              1×4
 tis              grpo      —           tis C=2            —            token-mean              1×4
 icepop           grpo      —           icepop [0.5, 5]    —            token-mean              1×4
+psr              signed    —           ppo 0.2/0.2 c=3    —            seq-mean-token-mean     1×4
+nsr              signed    —           ppo 0.2/0.2 c=3    —            seq-mean-token-mean     1×4
+w_reinforce      signed    —           ppo 0.2/0.2 c=3    —            seq-mean-token-mean     1×4
 ================ ========= =========== ================== ============ ======================= ===
 
 E×M = epochs × minibatches: only ``rloo`` is strictly on-policy (one optimizer step per batch, so
@@ -42,6 +45,9 @@ token-mean of DAPO (no dynamic sampling, no overlong shaping). c = dual clip. Co
 ``repo_r`` ζ 1e-3 in [1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without
 the flip (ΔH carries the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1;
 ``adaptive_entropy`` coefficient from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
+``psr`` / ``nsr`` / ``w_reinforce`` are Zhu et al.'s (arXiv 2506.01347) sample-sign
+decomposition of ±1-reward REINFORCE, in GRPO's loss and schedule: only correct samples (A = +1),
+only wrong ones (A = −1), or correct ones weighted λ = 0.1 (``advantages.signed``).
 ``tis`` / ``icepop`` correct for the sampler/trainer mismatch (``algorithms/corrections.py``):
 given the sampler's log-probs (``Algorithm.loss(..., sampler_logp=...)``) they take verl's
 layout, PPO on the trainer's recompute with the mismatch weight or mask; without them
@@ -253,3 +259,24 @@ def _tis() -> Algorithm:
 def _icepop() -> Algorithm:
     return Algorithm("icepop", "grpo", loss_name="icepop",
                      loss_hp={"band_low": 0.5, "band_high": 5.0, **_PPO}, **_OFF)
+
+
+def _signed(name: str, positive: float, negative: float) -> Algorithm:
+    return Algorithm(name, "signed",
+                     advantage_hp={"positive_weight": positive, "negative_weight": negative},
+                     loss_name="ppo", loss_hp=dict(_PPO), agg="seq-mean-token-mean", **_OFF)
+
+
+@register_preset("psr")
+def _psr() -> Algorithm:
+    return _signed("psr", 1.0, 0.0)
+
+
+@register_preset("nsr")
+def _nsr() -> Algorithm:
+    return _signed("nsr", 0.0, 1.0)
+
+
+@register_preset("w_reinforce")
+def _w_reinforce() -> Algorithm:
+    return _signed("w_reinforce", 0.1, 1.0)
