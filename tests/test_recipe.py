@@ -21,7 +21,7 @@ from entropy_lab.validation import InputError
 F64 = torch.float64
 ALL = ["grpo", "dr_grpo", "rloo", "ppo", "dapo", "gspo", "cispo", "clip_cov", "kl_cov",
        "entropy_bonus", "adaptive_entropy", "repo", "repo_r", "repo_d", "adapo",
-       "tis", "icepop"]
+       "tis", "icepop", "psr", "nsr", "w_reinforce"]
 S, N, G, T, K = 2, 3, 4, 5, 6
 
 
