@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from entropy_lab.algorithms import get_loss, repo, repo_d, repo_r
@@ -41,6 +43,92 @@ def test_repo_r_floor_and_sign_clamp():
     torch.testing.assert_close(repo_r(adv, logp, zeta=0.1, clamp_sign=False), t([[0.5]]))
     # negative ζ (the controller's sign flip) lowers rare correct tokens: 1·(1 − 0.05·2) = 0.9
     torch.testing.assert_close(repo_r(t([[1.0]]), t([[-2.0]]), zeta=-0.05), t([[0.9]]))
+
+
+LN2 = math.log(2.0)
+
+
+def test_repo_r_raw_and_centred_forms_by_hand():
+    # One state with π = (1/2, 1/4, 1/4): log π = (−ln2, −2ln2, −2ln2), H = 1.5 ln2,
+    # L = log π + H = (+0.5 ln2, −0.5 ln2, −0.5 ln2). Three sampled tokens y = (a1, a2, a3) with
+    # A = (+1, −1, +2), ζ = 0.1.
+    z = torch.log(t([0.5, 0.25, 0.25]))
+    y = torch.tensor([0, 1, 2])
+    logp = torch.log_softmax(z, -1)[y][None, :]
+    ell = centered_logprob(z)[y][None, :]
+    torch.testing.assert_close(ell, t([[0.5 * LN2, -0.5 * LN2, -0.5 * LN2]]))
+    adv = t([[1.0, -1.0, 2.0]])
+    # raw:     a1: 1·(1 − 0.1·(−ln2)) = 1 + 0.1 ln2;   a2: −1·(1 + 0.1·(−2ln2)) = −1 + 0.2 ln2;
+    #          a3: 2·(1 − 0.1·(−2ln2)) = 2 + 0.4 ln2
+    raw = repo_r(adv, logp, zeta=0.1)
+    torch.testing.assert_close(raw, t([[1 + 0.1 * LN2, -1 + 0.2 * LN2, 2 + 0.4 * LN2]]))
+    torch.testing.assert_close(repo_r(adv, logp, zeta=0.1, form="raw", centered_logprob=ell),
+                               raw)       # the raw form ignores L
+    # centred: a1: 1·(1 − 0.1·0.5ln2) = 1 − 0.05 ln2;  a2: −1·(1 + 0.1·(−0.5ln2)) = −1 + 0.05 ln2;
+    #          a3: 2·(1 − 0.1·(−0.5ln2)) = 2 + 0.1 ln2
+    centred = repo_r(adv, logp, zeta=0.1, form="centred", centered_logprob=ell)
+    torch.testing.assert_close(centred, t([[1 - 0.05 * LN2, -1 + 0.05 * LN2, 2 + 0.1 * LN2]]))
+    # raw − centred = ζ|A|H = 0.1·(1, 1, 2)·1.5 ln2 = (0.15, 0.15, 0.30)·ln2: positive samples
+    # gain, negative ones lose magnitude
+    torch.testing.assert_close(raw - centred, t([[0.15 * LN2, 0.15 * LN2, 0.3 * LN2]]))
+
+
+def test_repo_r_centred_sign_clamp_by_hand():
+    # K = 100, π = (1/2, then 99 × 1/198): H = 0.5 ln2 + 0.5 ln198 = 0.5 ln396;
+    # L_1 = −ln2 + 0.5 ln396 = 0.5 ln99 ≈ +2.298, L_2 = −ln198 + 0.5 ln396 = −0.5 ln99.
+    z = torch.log(torch.cat([t([0.5]), torch.full((99,), 0.5 / 99, dtype=F64)]))
+    y = torch.tensor([0, 1])
+    logp = torch.log_softmax(z, -1)[y][None, :]
+    ell = centered_logprob(z)[y][None, :]
+    half_ln99 = 0.5 * math.log(99.0)
+    torch.testing.assert_close(ell, t([[half_ln99, -half_ln99]]))
+    adv = t([[1.0, -1.0]])
+    # ζ = 0.5, ζ·0.5 ln99 ≈ 1.149 > 1. Centred: a1 (A>0): 1·(1 − 0.25 ln99) ≈ −0.149 -> 0;
+    # a2 (A<0): −1·(1 + 0.5·(−0.5 ln99)) = −1 + 0.25 ln99 ≈ +0.149 -> 0.
+    q = 0.25 * math.log(99.0)
+    kw = {"zeta": 0.5, "form": "centred", "centered_logprob": ell}
+    torch.testing.assert_close(repo_r(adv, logp, **kw), t([[0.0, 0.0]]))
+    torch.testing.assert_close(repo_r(adv, logp, clamp_sign=False, **kw), t([[1 - q, -1 + q]]))
+    # raw, same tokens: a1: 1·(1 + 0.5 ln2) — log π ≤ 0, so A>0 never clamps at ζ > 0;
+    # a2: −1·(1 − 0.5 ln198) = −1 + 0.5 ln198 ≈ +1.64 -> 0
+    raw = repo_r(adv, logp, zeta=0.5)
+    torch.testing.assert_close(raw, t([[1 + 0.5 * LN2, 0.0]]))
+    torch.testing.assert_close(repo_r(adv, logp, zeta=0.5, clamp_sign=False),
+                               t([[1 + 0.5 * LN2, -1 + 0.5 * math.log(198.0)]]))
+
+
+def test_repo_r_form_difference_is_zeta_abs_a_h_where_no_clamp_binds():
+    # many states and tokens: |ζλ| ≤ 0.05·(|log π| + H) < 1, so neither clamp binds
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(4, 6, 5, generator=g, dtype=F64)             # [B, T, K] one state per token
+    y = torch.randint(0, 5, (4, 6, 1), generator=g)
+    logp = torch.log_softmax(z, -1).gather(-1, y)[..., 0]
+    ell = centered_logprob(z).gather(-1, y)[..., 0]
+    h = -(torch.softmax(z, -1) * torch.log_softmax(z, -1)).sum(-1)
+    adv = torch.randn(4, 6, generator=g, dtype=F64)
+    zeta = 0.05
+    diff = repo_r(adv, logp, zeta=zeta) - repo_r(adv, logp, zeta=zeta, form="centred",
+                                                 centered_logprob=ell)
+    torch.testing.assert_close(diff, zeta * adv.abs() * h, rtol=1e-12, atol=1e-14)
+    # raw > centred on every token (A ≠ 0, H > 0): both signs of A move up by ζ|A|H
+    assert bool((diff > 0).all())
+
+
+def test_repo_r_form_term_expected_gradient():
+    # The extra term of the raw form, ζ|A|H·∇log π, in expectation over one state with the
+    # large-group z-score advantages A⁺ = (1 − p)/σ, A⁻ = −p/σ: ζH(1 − 2p)/σ·∇p (shaping.py).
+    z = t([0.7, -0.2, 0.1, -1.0, 0.4])
+    correct = t([1.0, 0.0, 1.0, 0.0, 0.0])
+    pi = torch.softmax(z, -1)
+    p = float((pi * correct).sum())
+    sigma = math.sqrt(p * (1 - p))
+    abs_a = torch.where(correct > 0, (1 - p) / sigma, p / sigma)
+    h = float(-(pi * pi.log()).sum())
+    zeta = 0.1
+    onehot = torch.eye(5, dtype=F64)
+    term = (pi[:, None] * (zeta * abs_a * h)[:, None] * (onehot - pi)).sum(0)
+    grad_p = pi * (correct - p)                                   # ∇_z p
+    torch.testing.assert_close(term, zeta * h * (1 - 2 * p) / sigma * grad_p)
 
 
 def test_repo_r_per_replica_zeta():

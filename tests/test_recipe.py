@@ -111,6 +111,24 @@ def test_controller_values_reach_the_loss_and_the_shaping():
     torch.testing.assert_close(shaped, ref)
 
 
+def test_repo_r_form_reaches_the_shaping():
+    _, logp, mask_ngt, _ = _rollout(1)
+    mask = mask_ngt.flatten(-3, -2)
+    adv = torch.randn(logp.shape, generator=torch.Generator().manual_seed(4), dtype=F64)
+    ell = logp + 1.25                                      # L = log π + H with H = 1.25
+    assert get_preset("repo_r").shaping_hp["form"] == "raw"
+    algo = get_preset("repo_r", form="centred", **{"controller.zeta_max": 0.1})
+    assert algo.shaping_hp["form"] == "centred"
+    st = algo.init_state(torch.tensor([1.0, 1.0], dtype=F64))
+    shaped = algo.shape(adv, logp, mask, st, centered_logprob_bt=ell)
+    ref = repo_r(adv, logp, zeta=1e-3, form="centred", centered_logprob=ell) * mask
+    torch.testing.assert_close(shaped, ref)
+    raw = get_preset("repo_r").shape(adv, logp, mask, st, centered_logprob_bt=ell)
+    torch.testing.assert_close(raw - shaped, 1e-3 * adv.abs() * 1.25 * mask)
+    with pytest.raises(InputError, match="centered_logprob=None"):
+        algo.shape(adv, logp, mask, st)
+
+
 def test_repo_d_uses_state_entropy_and_target():
     algo = get_preset("repo_d", **{"controller.zeta": 0.1, "controller.zeta_max": 0.5})
     st = algo.init_state(torch.tensor(1.5, dtype=F64))

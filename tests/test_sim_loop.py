@@ -246,6 +246,49 @@ def test_controller_values_are_logged_per_seed():
     assert (df.eps_high == 0.15).all()
 
 
+def test_repo_r_form_is_a_simulate_override():
+    cfg = small(steps=3, seeds=2, optimizer="adam", lr=0.05)
+    zeta = {"controller.zeta": 0.05, "controller.zeta_max": 0.5}
+
+    def go(**form):
+        return simulate("bandit/calibrated", "repo_r", cfg,
+                        generator=torch.Generator().manual_seed(5), **zeta, **form)
+
+    raw, cen, again = go(), go(form="centred"), go(form="raw")
+    assert np.array_equal(raw.entropy.to_numpy(), again.entropy.to_numpy())
+    first = raw.step == 0
+    assert np.array_equal(raw.entropy[first].to_numpy(), cen.entropy[first].to_numpy())
+    assert not np.allclose(raw.entropy[~first].to_numpy(), cen.entropy[~first].to_numpy())
+    with pytest.raises(InputError, match="form='centered'"):
+        simulate("bandit/calibrated", "repo_r", small(steps=1), form="centered")
+    # the shaping metrics: same first batch in both runs, so the same |A| and |A|·H at step 1.
+    # On one state (H the same for every token) mean |A'| is the same too: raw − centred
+    # = ζH·(Σ_{A>0}|A| − Σ_{A<0}|A|) = 0 for group-centred advantages; |A' − A| is not
+    one = raw.step == 1
+    for col in ("shape/abs_adv", "shape/abs_adv_entropy"):
+        assert np.array_equal(raw[col][one].to_numpy(), cen[col][one].to_numpy())
+    np.testing.assert_allclose(raw["shape/abs_shaped"][one], cen["shape/abs_shaped"][one],
+                               rtol=1e-12)
+    assert not np.allclose(raw["shape/abs_change"][one], cen["shape/abs_change"][one])
+    assert "shape/abs_adv" not in simulate("bandit/calibrated", "grpo", small(steps=1))
+
+
+def test_shaping_metrics_by_hand():
+    from entropy_lab.algorithms.step import shaping_metrics
+
+    adv = torch.tensor([[[1.0, -2.0], [0.5, 3.0]]], dtype=torch.float64)      # [1, B=2, T=2]
+    shaped = torch.tensor([[[1.5, -1.0], [0.5, 9.0]]], dtype=torch.float64)
+    h = torch.tensor([[[2.0, 1.0], [4.0, 0.0]]], dtype=torch.float64)
+    mask = torch.tensor([[[True, True], [True, False]]])                     # last is padding
+    m = shaping_metrics(adv, shaped, h, mask)
+    # real tokens: |A| = 1, 2, 0.5 -> 3.5/3; |A'| = 1.5, 1, 0.5 -> 3/3; |A' − A| = 0.5, 1, 0
+    # -> 1.5/3; |A|·H = 2, 2, 2 -> 6/3
+    want = {"shape/abs_adv": 3.5 / 3, "shape/abs_shaped": 1.0, "shape/abs_change": 0.5,
+            "shape/abs_adv_entropy": 2.0}
+    for key, value in want.items():
+        torch.testing.assert_close(m[key], torch.tensor([value], dtype=torch.float64))
+
+
 def test_non_finite_logits_stop_with_step_seed_and_partial_rows():
     cfg = small(steps=50, seeds=2, optimizer="adam", lr=1e308, mode="expected")
     with pytest.raises(SimulationError, match=r"step \d+, seed 0: non-finite logits") as info:

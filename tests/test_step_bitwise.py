@@ -14,7 +14,9 @@ purpose:
   now the labelled ``sampling="exact_pi_diagnostic"``, so those configurations run under that
   name here and must still give the recorded frame; the ratio diagnostics they now report
   (``<metric>|tail``, ``|head`` and ``first/...``, added on purpose) are not in the reference.
-  That the faithful default really differs is checked on its own.
+  That the faithful default really differs is checked on its own;
+- runs with an advantage shaping (REPO variants) now also report the shaping metrics
+  (``shape/...`` columns, ``algorithms/step.py``), added on purpose and not in the reference.
 
 The comparison is exact on the machine that recorded the reference; elsewhere a different
 vector width may change the last bits of a reduction, so the rule is |Δ| <= 1e-12·(1 + |x|).
@@ -47,7 +49,7 @@ def _diagnostic(entry):
 
 
 def _added(col: str) -> bool:
-    return "|" in col or col.startswith("first/")
+    return "|" in col or col.startswith(("first/", "shape/"))
 
 
 @pytest.mark.parametrize("entry", [c for c in CONFIGS if c[2] not in CONTROLLED],

@@ -42,7 +42,8 @@ clipping can act only on sampler/trainer mismatch); the others take several step
 LLM trainers do (verl's ``ppo_mini_batch_size``), which is where clipping matters. ``ppo`` has no
 critic here: a group-mean baseline with two epochs. ``dapo`` keeps only the clip band and
 token-mean of DAPO (no dynamic sampling, no overlong shaping). c = dual clip. Controllers:
-``repo_r`` ζ 1e-3 in [1e-4, 0.05] doubling/halving with sign flip; ``repo_d`` the same without
+``repo_r`` ζ 1e-3 in [1e-4, 0.05] doubling/halving with sign flip, raw log π of the taken token
+(``form="centred"``: L = log π + H instead, ``shaping.repo_r``); ``repo_d`` the same without
 the flip (ΔH carries the sign); ``adapo`` ε_high from 0.28 in [0.1, 0.5], ×/÷1.1;
 ``adaptive_entropy`` coefficient from 0, ±5e-3 in [0, 0.1]. Every target is the initial entropy.
 ``psr`` / ``nsr`` / ``w_reinforce`` are Zhu et al.'s (arXiv 2506.01347) sample-sign
@@ -209,7 +210,8 @@ def _repo() -> Algorithm:
 @register_preset("repo_r")
 def _repo_r() -> Algorithm:
     return Algorithm("repo_r", "grpo", shaping="repo_r",
-                     shaping_hp={"zeta": 1e-3, "clamp_sign": True, "logp_floor": -20.0},
+                     shaping_hp={"zeta": 1e-3, "clamp_sign": True, "logp_floor": -20.0,
+                                 "form": "raw"},
                      loss_name="ppo", loss_hp=dict(_PPO), controller="zeta",
                      controller_hp={"zeta": 1e-3, "zeta_min": 1e-4, "zeta_max": 0.05,
                                     "factor": 2.0, "sign_flip": True}, **_OFF)

@@ -2,7 +2,8 @@
 β*").
 
     repo     A' = A − β·ℓ          constant β
-    repo_r   A' = A − ζ|A|·log π   i.e. A>0: A(1 − ζ log π), A<0: A(1 + ζ log π)   (REPO-R)
+    repo_r   A' = A − ζ|A|·ℓ       i.e. A>0: A(1 − ζℓ), A<0: A(1 + ζℓ)             (REPO-R)
+             ℓ = log π (form "raw", the practical form) or L = log π + H (form "centred")
     repo_d   A' = A − β·ℓ, β = ζ·(H_target − H)                     (REPO-D, reconstructed)
 
 All log-probs here are of the *taken* token under the current policy with the gradient stopped
@@ -14,6 +15,15 @@ E[H·∇log π_a] = H·E[∇log π_a] = 0, so A − β·log π and A − β·L h
 ∇E[A] + β∇H (REPO ≡ REINFORCE entropy bonus in expectation). L is the lower-variance estimate
 (H acts as a baseline) but needs the full distribution; log π needs only the taken token's
 log-prob, which is what fused / cut cross-entropy kernels give.
+
+REPO-R's two forms are *not* equivalent in expectation, because β = ζ|A| varies with the sample:
+raw − centred = +ζ|A|·H on every token (where neither the floor nor the sign clamp binds), so the
+raw form adds ζAH to each A > 0 and removes ζ|A|H from the magnitude of each A < 0 — it upweights
+positive samples (at a typical token, L = 0: A⁺ scaled by 1 + ζH, A⁻ by 1 − ζH). On one state
+with success probability p and the large-group z-score advantages A⁺ = (1 − p)/σ, A⁻ = −p/σ
+(σ² = p(1 − p)), the extra term's expected gradient is
+E[ζ|A|H·∇log π] = (ζH/σ)·((1 − p)∇p + p∇(1 − p)) = ζH·(1 − 2p)/σ·∇p: a push along ∇p while
+p < 1/2 and against it once p > 1/2 (``claim17_repo_r_form`` measures what it does to entropy).
 
 Tensors: ``advantages``, ``logp``, ``centered_logprob``: ``[..., B, T]`` (same shape, finite);
 β, ζ, entropies: floats or ``[...]`` tensors (one per replica).
@@ -68,6 +78,11 @@ def repo(
         logp, centered_logprob, advantages.dtype)
 
 
+REPO_R_FORMS = ("raw", "centred")
+"""REPO-R's log-prob term: ``raw`` log π of the taken token (the practical form, default) or the
+``centred`` L = log π + H (the form the REPO derivation states)."""
+
+
 @SHAPINGS.register("repo_r")
 def repo_r(
     advantages: torch.Tensor,
@@ -75,29 +90,43 @@ def repo_r(
     zeta=1e-3,
     clamp_sign: bool = True,
     logp_floor: float | None = -20.0,
+    form: str = "raw",
+    centered_logprob: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """REPO-R: A' = A − ζ|A|·λ, λ = max(sg(log π(y)), floor):
+    """REPO-R: A' = A − ζ|A|·λ, λ = max(sg(ℓ), floor), ℓ = log π(y) (``form="raw"``) or
+    ℓ = L = log π(y) + H(π(·|s)) (``form="centred"``):
 
         A > 0:  A(1 − ζλ)   (rare correct tokens amplified for ζ > 0)
         A < 0:  A(1 + ζλ)   (rare wrong tokens penalised less)
         A = 0:  0
 
-    ``clamp_sign`` keeps the sign of A (A⁺ ≥ 0, A⁻ ≤ 0): it only binds when ζλ < −1 (A<0) or
-    ζλ > 1 (A>0, negative ζ). Defaults (ζ 1e-3, floor −20, sign clamp) follow a third-party
-    implementation citing the paper's appendix — defaults to expose, not certain (docs/theory.md,
-    "REPO and β*").
+    Raw − centred = +ζ|A|·H wherever log π ≥ floor (then L ≥ log π ≥ floor too) and the sign
+    clamp binds in neither form (module docstring: it upweights positive samples).
+
+    ``clamp_sign`` keeps the sign of A (A⁺ ≥ 0, A⁻ ≤ 0): it binds when ζλ < −1 (A<0) or ζλ > 1
+    (A>0; raw form: only for negative ζ, as log π ≤ 0; centred form: also for ζ > 0 on tokens
+    above typical probability, L > 1/ζ). Defaults (raw form, ζ 1e-3, floor −20, sign clamp)
+    follow a third-party implementation citing the paper's appendix — defaults to expose, not
+    certain (docs/theory.md, "REPO and β*").
 
     Args:
         advantages, logp: ``[..., B, T]``.
         zeta: ζ, float or ``[...]`` (the :class:`ZetaController` drives it; may be negative).
         clamp_sign: keep sign(A').
-        logp_floor: lower clamp of log π (None: no clamp).
+        logp_floor: lower clamp of ℓ (None: no clamp).
+        form: ``"raw"`` or ``"centred"`` (:data:`REPO_R_FORMS`).
+        centered_logprob: ``[..., B, T]`` L of the taken token; required by the centred form
+            (the recipe passes the trainer's recompute), ignored by the raw form.
     Returns:
         ``[..., B, T]``.
     """
-    _check(advantages, logp)
+    check_choice("form", form, REPO_R_FORMS)
+    if form == "centred" and centered_logprob is None:
+        raise fail("centered_logprob", None,
+                   "a [..., B, T] tensor of L = log π + H (repo_r form='centred' needs it)")
+    _check(advantages, logp, centered_logprob if form == "centred" else None)
     check_choice("clamp_sign", clamp_sign, (True, False))
-    lam = logp.detach().to(advantages.dtype)
+    lam = _ell(logp, centered_logprob if form == "centred" else None, advantages.dtype)
     if logp_floor is not None:
         if not isinstance(logp_floor, (int, float)) or isinstance(logp_floor, bool) \
                 or not logp_floor < 0:

@@ -25,6 +25,13 @@ each metric keeps the loss's own definition); and ``"first/<metric>[|<bin>]"``, 
 first minibatch, before any update of the iteration (where the ratio differs from 1 only through
 the sampler/trainer mismatch — the on-policy clip fraction users of RL frameworks ask about).
 
+Shaping metrics (every algorithm with a shaping; means over the batch's real tokens, per
+replica, :func:`shaping_metrics`): ``shape/abs_adv`` mean |A| before the shaping,
+``shape/abs_shaped`` mean |A'|, ``shape/abs_change`` mean |A' − A| (how much the shaping acts)
+and ``shape/abs_adv_entropy`` mean |A|·H_t (H_t the sampling policy's entropy at the token): with
+REPO-R's ζ, ζ·``abs_adv_entropy`` / ``abs_shaped`` is the size of the raw − centred term ζ|A|H
+relative to the shaped advantage.
+
 Clip diagnostics (``clip_probe``, optional): before each minibatch's update,
 :func:`stopped_gradient` finds the tokens whose gradient the loss stops and the gradient they
 would have passed had they not been clipped; after the update (so an optimizer's state for this
@@ -195,6 +202,26 @@ def binned_metrics(algo, state, logp, old, adv, mask, bins: dict, logits, sample
     return out
 
 
+def shaping_metrics(adv_bt: torch.Tensor, shaped_bt: torch.Tensor, entropy_bt: torch.Tensor,
+                    mask_bt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The shaping metrics of the module docstring, float64 ``[...]`` each.
+
+    Args:
+        adv_bt, shaped_bt: ``[..., B, T]`` advantages before and after the shaping.
+        entropy_bt: ``[..., B, T]`` H(π(·|prefix)) at each token.
+        mask_bt: ``[..., B, T]`` real tokens (bool or 0/1).
+    """
+    m = (mask_bt if mask_bt.dtype == torch.bool else mask_bt > 0).to(torch.float64)
+    n = m.sum((-2, -1))
+
+    def mean(x):
+        return (x.detach().to(torch.float64) * m).sum((-2, -1)) / n
+
+    return {"shape/abs_adv": mean(adv_bt.abs()), "shape/abs_shaped": mean(shaped_bt.abs()),
+            "shape/abs_change": mean((shaped_bt - adv_bt).abs()),
+            "shape/abs_adv_entropy": mean(adv_bt.abs() * entropy_bt)}
+
+
 @dataclass
 class Stopped:
     """The tokens of one minibatch whose gradient the loss stops, ``[..., b, T]`` each.
@@ -313,11 +340,14 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
         adv = broadcast_advantages(algo.advantages(batch.rewards_ng), mask.reshape(shape))
         adv = adv.reshape(mask.shape)
         old = policy.recompute_logprobs(batch) if conv.recomputes else sampler
+        shape_out = {}
         if algo.shaping is not None:
             shaping_logp = policy.recompute_logprobs(batch) if shape_with == "recompute" \
                 else sampler
-            adv = algo.shape(adv, shaping_logp, mask, state,
-                             centered_logprob_bt=policy.centred_logprobs(batch))
+            shaped = algo.shape(adv, shaping_logp, mask, state,
+                                centered_logprob_bt=policy.centred_logprobs(batch))
+            shape_out = shaping_metrics(adv, shaped, batch.entropy_bt, mask)
+            adv = shaped
     rd, ld = policy.ratio_dtype, policy.loss_dtype
     cast = (lambda x: x) if rd is None else (lambda x: x.to(rd))
     # the sampler's log-probs are a separate input only when old is the recompute (verl's
@@ -351,5 +381,6 @@ def rl_iteration(policy: Policy, algo, state, batch: Batch, update: Callable, *,
                 torch.as_tensor(value, dtype=torch.float64).detach())
     out = {key: combine_metrics(key, vals) for key, vals in sums.items()}
     out.update(first)
+    out.update(shape_out)
     state.update(h)
     return IterationResult(out, state, values)

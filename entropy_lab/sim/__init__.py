@@ -18,7 +18,8 @@ One row per (seed, step). Row 0 is the initial policy; row t describes iteration
 - the batch (sampled mode): reward_mean, pass@{k}_est (unbiased estimate from the G samples of
   each prompt; only for k <= G), loss, clip/frac_low, clip/frac_high, clip/frac, ratio/mean,
   ratio/min, ratio/max and any further loss metric (means over the minibatches; true min/max
-  of ``*/min``, ``*/max``); in
+  of ``*/min``, ``*/max``); with an advantage shaping (REPO variants) also shape/abs_adv,
+  shape/abs_shaped, shape/abs_change, shape/abs_adv_entropy (``entropy_lab.algorithms.step``); in
   expected mode reward_mean is the exact J the update starts from and the loss metrics are NaN;
 - zeta, eps_high, entropy_coef: the values in effect during the iteration (a controller's state,
   else the algorithm's fixed hyperparameter, else NaN), plus entropy_target (the controllers'
