@@ -9,8 +9,10 @@ recomputes it; a second figure reading the same runs does not.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,14 @@ PROBLEM = "tree/calibrated"   # V = 6 tokens, T = 5 steps, 8 rewarded sequences 
 TRAIN = {"steps": budget(120, 12), "seeds": budget(8, 2), "optimizer": "sgd", "lr": 1.0,
          "n_prompts": 8, "group_size": 8}
 PASSK_KS = tuple(range(1, 65))
+
+
+def paper_checks_module(name: str):
+    """``paper_checks.<name>``, so a figure draws the world and settings its check judges (one
+    definition of each world); puts the checkout root on ``sys.path`` for the import."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"paper_checks.{name}")
 
 
 def _source_digest() -> str:

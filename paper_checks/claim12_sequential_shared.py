@@ -25,7 +25,7 @@ B_STEPS, B_STEPS_QUICK = 60, 10
 SEQUENTIAL = ("grpo", "repo_r", "dapo")
 
 
-def _switch_step(algo: str, quick: bool) -> tuple[int, bool]:
+def switch_step(algo: str, quick: bool) -> tuple[int, bool]:
     """First step at which the seed-mean J_A of ``algo`` reaches the target, and whether it did."""
     frame = world.run_shared(algo, quick).frame
     mean_j = frame.groupby("step")["J"].mean()
@@ -40,7 +40,7 @@ def check(quick: bool) -> CheckResult:
     m, jb = {}, {}
     matched = True
     for algo in SEQUENTIAL:
-        t, hit = _switch_step(algo, quick)
+        t, hit = switch_step(algo, quick)
         matched &= hit
         frame = world.run_shared(algo, quick, steps=t + b_steps, switch_task_at=t).frame
         jb[algo] = at_step(frame, "J")
