@@ -87,13 +87,13 @@ def algorithm_runs(name: str, problem: str, algorithms, train: dict) -> pd.DataF
     return cached(name, settings, compute)["runs"]
 
 
-def _passk_rows(problem, logits, algorithm: str, stage: str) -> list[dict]:
-    """Exact pass@k for k in PASSK_KS, one row per (seed, k)."""
+def _passk_rows(problem, logits, algorithm: str, stage: str, ks=PASSK_KS) -> list[dict]:
+    """Exact pass@k of the policies ``logits [B, S, K]`` for k in ``ks``, one row per (seed, k)."""
     probs = problem.success_prob(logits).detach().numpy()          # [B, C]
     weights = problem.prompt_probs.detach().numpy()
-    curve = pass_at_k_curve(probs, np.array(PASSK_KS), prompt_probs=weights)   # [B, M]
+    curve = pass_at_k_curve(probs, np.array(ks), prompt_probs=weights)   # [B, M]
     return [{"algorithm": algorithm, "stage": stage, "seed": b, "k": k, "pass": curve[b, i]}
-            for b in range(curve.shape[0]) for i, k in enumerate(PASSK_KS)]
+            for b in range(curve.shape[0]) for i, k in enumerate(ks)]
 
 
 def _train_all() -> dict[str, pd.DataFrame]:
