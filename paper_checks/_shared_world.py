@@ -17,9 +17,10 @@ update moves, against the N sampled (tabular: at most N; lowrank: all C).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from paper_checks._sim_common import run_sim
+from paper_checks._sim_common import at_step, run_sim
 
 PROBLEM = "cbandit/anti"
 PROBLEM_KW = {"num_contexts": 64, "num_arms": 16, "num_correct": 4, "skew": 1.0}
@@ -56,6 +57,25 @@ def problem(task: str = "A"):
     from entropy_lab.problems import get_problem
 
     return get_problem(PROBLEM, task=task, **PROBLEM_KW)
+
+
+def entropy_ceiling(success) -> np.ndarray:
+    """H_max(J) ``[...]`` for success ``[...]``: the most token entropy Σ_c w_c H_c of any policy
+    of this world with Σ_c w_c p_c = J (``entropy_lab.problems.entropy_ceiling``; 4 correct arms
+    of 16 on every context, the context weights w of the preset). The contextual bandit defines no
+    ``H_max`` column, so the checks compute it here."""
+    from entropy_lab.problems import entropy_ceiling as ceiling
+
+    p = problem()
+    m = (p.means > 0.5).sum(-1).to(torch.float64)
+    j = torch.tensor(np.asarray(success, dtype=np.float64))
+    return ceiling(j, m, p.num_actions, p.prompt_probs).numpy()
+
+
+def final_ceiling(frame) -> np.ndarray:
+    """``[B]`` H_max(J_T) of the final policies of a run in this world (:func:`entropy_ceiling`
+    at the final J)."""
+    return entropy_ceiling(at_step(frame, "J"))
 
 
 def task_overlap() -> int:

@@ -97,6 +97,13 @@ def mean_se(x) -> tuple[float, float]:
     return float(x.mean()), se
 
 
+def beyond(diff) -> int:
+    """+1 / −1 when the mean of ``diff`` (``[B]``, over seeds) is above / below 0 by more than
+    2 SE (:func:`mean_se`), else 0."""
+    m, se = mean_se(diff)
+    return int(m - 2 * se > 0) - int(m + 2 * se < 0)
+
+
 def entropy_ratio(frame) -> np.ndarray:
     """``[B]`` final token entropy / initial token entropy, per seed."""
     return at_step(frame, "entropy") / at_step(frame, "entropy", 0)

@@ -13,6 +13,7 @@ import numpy as np
 
 from entropy_lab.checks import CheckResult, register_check
 from paper_checks._sim_common import (
+    beyond,
     budget,
     exact_pass_at_k,
     fmt,
@@ -26,12 +27,6 @@ PROBLEMS = ("tree/calibrated", "cbandit/anti")
 KS = (1, 8, 64, 256)
 K_LARGE = 256
 LEARNERS = ("grpo", "repo_r")
-
-
-def _beyond(diff: np.ndarray) -> int:
-    """+1 / −1 when the mean of ``diff`` is above / below 0 by more than 2 SE, else 0."""
-    m, se = mean_se(diff)
-    return int(m - 2 * se > 0) - int(m + 2 * se < 0)
 
 
 @register_check("claim10_passk_collapse", claim=10, kind="empirical",
@@ -55,9 +50,9 @@ def check(quick: bool) -> CheckResult:
                 measured[f"{pid}/{algo}/pass@{k}"] = m
                 measured[f"{pid}/{algo}/pass@{k}_se"] = se
         g = finals["grpo"]
-        vs_base[pid] = (_beyond(g[1] - init[1][0]), _beyond(g[K_LARGE] - init[K_LARGE][0]))
-        vs_repo[pid] = (_beyond(g[1] - finals["repo_r"][1]),
-                        _beyond(g[K_LARGE] - finals["repo_r"][K_LARGE]))
+        vs_base[pid] = (beyond(g[1] - init[1][0]), beyond(g[K_LARGE] - init[K_LARGE][0]))
+        vs_repo[pid] = (beyond(g[1] - finals["repo_r"][1]),
+                        beyond(g[K_LARGE] - finals["repo_r"][K_LARGE]))
         measured[f"{pid}/grpo_vs_init_signs(pass@1,pass@{K_LARGE})"] = list(vs_base[pid])
         measured[f"{pid}/grpo_vs_repo_r_signs(pass@1,pass@{K_LARGE})"] = list(vs_repo[pid])
         if problem.num_prompts == 1:

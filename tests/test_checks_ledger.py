@@ -100,7 +100,7 @@ def test_reproduce_quick_writes_report(tmp_path, capsys):
     text = report.read_text()
     assert code == 0, capsys.readouterr().err[-2000:]
     assert "--quick" in text and "## Environment" in text
-    for claim in range(1, 15):
+    for claim in range(1, 17):
         assert f"| {claim} | `claim{claim:02d}_" in text, f"claim {claim} has no check"
 
 

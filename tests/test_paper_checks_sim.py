@@ -1,4 +1,4 @@
-"""The simulator-based paper checks (claims 3, 5, 7, 10-14): their helpers on hand-made frames,
+"""The simulator-based paper checks (claims 3, 5, 7, 10-16): their helpers on hand-made frames,
 and each check end to end on its quick budget (well-formed result, numbers present)."""
 
 import importlib
@@ -14,12 +14,12 @@ from entropy_lab.project import project_root
 load_check_modules(project_root() / "paper_checks")
 common = importlib.import_module("paper_checks._sim_common")
 claim03 = importlib.import_module("paper_checks.claim03_sign_law_dynamics")
-claim10 = importlib.import_module("paper_checks.claim10_passk_collapse")
 claim13 = importlib.import_module("paper_checks.claim13_off_policy_collapse")
 
 FAST = ["claim03_sign_law_dynamics", "claim05_repo_r_entropy", "claim10_passk_collapse",
         "claim12_sequential", "claim13_off_policy_collapse", "claim10_passk_shared",
-        "claim12_sequential_shared"]
+        "claim12_sequential_shared", "claim15_cui_entropy_law", "claim16_nsr_psr",
+        "claim16_nsr_psr_tree"]
 SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers",
         "claim05_repo_r_fronts", "claim14_cov_fronts", "claim11_cum_entropy_shared"]
 
@@ -74,9 +74,9 @@ def test_sign_law_rule(cal, unc, anti, expected):
 
 
 def test_beyond_two_standard_errors():
-    assert claim10._beyond(np.array([1.0, 1.1, 0.9, 1.0])) == 1
-    assert claim10._beyond(np.array([-1.0, -1.1, -0.9, -1.0])) == -1
-    assert claim10._beyond(np.array([1.0, -1.0, 1.0, -1.0])) == 0
+    assert common.beyond(np.array([1.0, 1.1, 0.9, 1.0])) == 1
+    assert common.beyond(np.array([-1.0, -1.1, -0.9, -1.0])) == -1
+    assert common.beyond(np.array([1.0, -1.0, 1.0, -1.0])) == 0
 
 
 def test_runner_is_cached_and_override_order_does_not_matter():
@@ -99,7 +99,7 @@ def test_every_claim_of_the_area_is_registered_and_empirical():
     ids = {s.check_id: s for s in (CHECKS.get(n) for n in CHECKS.names())}
     for check_id in FAST + SLOW:
         assert ids[check_id].kind == "empirical"
-    assert {ids[c].claim for c in FAST + SLOW} == {3, 5, 7, 10, 11, 12, 13, 14}
+    assert {ids[c].claim for c in FAST + SLOW} == {3, 5, 7, 10, 11, 12, 13, 14, 15, 16}
 
 
 def _well_formed(check_id: str) -> CheckResult:
