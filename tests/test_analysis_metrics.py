@@ -1,6 +1,8 @@
 """Tests for entropy_lab.analysis.metrics: exact tier (hand-computed values, closed forms),
 statistical tier (Monte Carlo pass@k, bootstrap coverage) and the bad-input table."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +174,43 @@ BAD = [
 def test_bad_inputs_name_the_argument(call, name):
     with pytest.raises(InputError, match=name.replace("@", ".")):
         call()
+
+
+def test_sampled_logp_quantile_is_the_weighted_quantile_of_a_bandit():
+    from entropy_lab.analysis.metrics import sampled_logp_quantile
+    from entropy_lab.problems import get_problem
+
+    problem = get_problem("bandit/calibrated")  # one state, K = 8
+    pi = torch.tensor([0.4, 0.3, 0.1, 0.1, 0.05, 0.03, 0.01, 0.01], dtype=torch.float64)
+    logits = torch.log(pi).reshape(1, 1, 8).repeat(2, 1, 1)
+    logits[1] += 3.0  # a shift leaves π unchanged
+    # cumulative π in order of |log π|: 0.4, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0
+    med = sampled_logp_quantile(problem, logits)
+    np.testing.assert_allclose(med, [-math.log(0.3)] * 2, rtol=1e-12)
+    np.testing.assert_allclose(sampled_logp_quantile(problem, logits, 0.3), -math.log(0.4),
+                               rtol=1e-12)
+    np.testing.assert_allclose(sampled_logp_quantile(problem, logits, 0.97), -math.log(0.03),
+                               rtol=1e-12)
+
+
+def test_sampled_logp_quantile_weights_states_by_visits():
+    from entropy_lab.analysis.metrics import sampled_logp_quantile
+    from entropy_lab.problems import get_problem
+
+    problem = get_problem("cbandit/calibrated")  # 4 contexts, weights ∝ 4, 3, 2, 1 (its docs)
+    k = problem.num_actions
+    logits = torch.zeros(1, 4, k, dtype=torch.float64)
+    logits[0, 0, 0] = 60.0  # context 0 (weight 0.4): one action with π ≈ 1, |log π| ≈ 0
+    # the other three contexts (weight 0.6) are uniform: |log π| = log K
+    np.testing.assert_allclose(sampled_logp_quantile(problem, logits, 0.39), 0.0, atol=1e-15)
+    np.testing.assert_allclose(sampled_logp_quantile(problem, logits, 0.41), math.log(k),
+                               rtol=1e-12)
+
+
+def test_sampled_logp_quantile_rejects_q_outside_the_open_interval():
+    from entropy_lab.analysis.metrics import sampled_logp_quantile
+    from entropy_lab.problems import get_problem
+
+    problem = get_problem("bandit/calibrated")
+    with pytest.raises(InputError, match="q"):
+        sampled_logp_quantile(problem, problem.init_logits(1), 1.0)

@@ -233,3 +233,32 @@ def band_exit_fraction(ratio_min, ratio_max, eps_low: float, eps_high: float) ->
         raise InputError(f"ratio_min {lo.shape} and ratio_max {hi.shape}: expected equal [U], U>0")
     outside = (lo < 1.0 - eps_low) | (hi > 1.0 + eps_high)
     return float(outside.mean())
+
+
+def sampled_logp_quantile(problem, logits, q: float = 0.5) -> np.ndarray:
+    """The q-quantile of |log π(a|s)| over the tokens a rollout samples, exactly, per replica.
+
+    A sampled token is at state s with probability v_s / Σ_s' v_s' (v = ``problem.visits``, the
+    expected visits per episode) and is action a with probability π(a|s), so the tokens' |log π|
+    has the discrete distribution with weights w_sa = v_s π(a|s) / Σ_s' v_s'. Returned: the
+    lower weighted quantile, min{x : Σ_{|log π_sa| ≤ x} w_sa ≥ q}.
+
+    Args:
+        problem: a tabular problem (``visits``).
+        logits: ``[B, S, K]`` policy logits.
+        q: the quantile in (0, 1) (0.5: the median).
+    Returns:
+        ``[B]`` float64.
+    """
+    check_number("q", q, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    z = problem.check_logits(torch.as_tensor(logits)).to(torch.float64)
+    logp = torch.log_softmax(z, -1)
+    v = problem.visits(z)
+    w = (v / v.sum(-1, keepdim=True))[..., None] * logp.exp()
+    x = (-logp).flatten(1)
+    order = torch.argsort(x, dim=-1)
+    cum = torch.cumsum(torch.gather(w.flatten(1), -1, order), -1)
+    cum = cum / cum[:, -1:]
+    first = torch.searchsorted(cum, torch.full((cum.shape[0], 1), q, dtype=cum.dtype))
+    first = first.clamp(max=cum.shape[-1] - 1)
+    return torch.gather(torch.gather(x, -1, order), -1, first).squeeze(-1).numpy()
