@@ -141,6 +141,14 @@ def _problem(pid: str, over: dict):
     return get_problem(pid, **extra) if extra else get_problem_object(pid)
 
 
+def _cap(zeta_max: float) -> dict:
+    """The ζ_max override; none at the preset's own cap, so the cell is the one ``claim05`` runs."""
+    from entropy_lab.algorithms.presets import get_preset
+
+    own = get_preset("repo_r").controller_hp["zeta_max"]
+    return {} if zeta_max == own else {"controller.zeta_max": zeta_max}
+
+
 def _world_overrides(name: str, quick: bool) -> tuple[str, dict]:
     pid, over = WORLDS[name]
     return pid, ({k: v for k, v in over.items() if k.startswith("problem.")} if quick else over)
@@ -167,7 +175,7 @@ def _repo_r(measured: dict, quick: bool) -> tuple[bool, list[str], dict]:
                          f"{name}/grpo/J": float(at_step(grpo, "J").mean())})
         parts = []
         for zm in zetas:
-            repo = run_sim(pid, "repo_r", quick, **over, **{"controller.zeta_max": zm}).frame
+            repo = run_sim(pid, "repo_r", quick, **over, **_cap(zm)).frame
             g, g_se = mean_se(h_over_ceiling(repo, problem) - hg)
             act = zeta_activity(repo, zm)
             x = zm * med
