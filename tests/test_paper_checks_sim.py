@@ -15,11 +15,12 @@ load_check_modules(project_root() / "paper_checks")
 common = importlib.import_module("paper_checks._sim_common")
 claim03 = importlib.import_module("paper_checks.claim03_sign_law_dynamics")
 claim13 = importlib.import_module("paper_checks.claim13_off_policy_collapse")
+claim17 = importlib.import_module("paper_checks.claim17_repo_r_form")
 
 FAST = ["claim03_sign_law_dynamics", "claim05_repo_r_entropy", "claim10_passk_collapse",
         "claim12_sequential", "claim13_off_policy_collapse", "claim10_passk_shared",
         "claim12_sequential_shared", "claim15_cui_entropy_law", "claim16_nsr_psr",
-        "claim16_nsr_psr_tree"]
+        "claim16_nsr_psr_tree", "claim17_repo_r_form"]
 SLOW = ["claim07_clip_higher", "claim11_cum_entropy", "claim14_cov_peers",
         "claim05_repo_r_fronts", "claim14_cov_fronts", "claim11_cum_entropy_shared"]
 
@@ -71,6 +72,27 @@ def test_entropy_at_reward_first_crossing_and_never():
 ])
 def test_sign_law_rule(cal, unc, anti, expected):
     assert claim03._law_holds(cal, unc, anti) is expected
+
+
+@pytest.mark.parametrize("s_row, t_row, verdict, outcome", [
+    (((-0.3, 0.1), 0.5), ((-0.3, 0.1), 0.5), "reproduced", ("lowers", "lowers")),
+    (((-0.3, 0.1), 0.5), ((-0.1, 0.1), 0.5), "partly", ("lowers", "no difference")),
+    (((-0.3, 0.1), 0.05), ((0.3, 0.1), 0.5), "not reproduced", ("inactive", "reversed")),
+    (((-0.2, 0.1), 0.5), ((0.0, 0.0), 0.5), "not reproduced", ("no difference",) * 2),
+])
+def test_claim17_rule(s_row, t_row, verdict, outcome):
+    # d = −0.2 with SE 0.1 sits on the −2 SE line: not "lowers"; m = 0.05 < 0.1: inactive
+    rows = {name: {"dH": dh, "mechanism_raw": m} for name, (dh, m) in
+            (("S", s_row), ("T", t_row))}
+    assert claim17.decide(rows) == (verdict, dict(zip(("S", "T"), outcome)))
+
+
+def test_claim17_mechanism_is_zeta_times_abs_a_h_over_abs_shaped():
+    # step 0 is ignored; rows: |ζ|·|A|H/|A'| = 0.1·2/1 = 0.2 and 0.2·1/0.5 = 0.4 -> mean 0.3
+    df = pd.DataFrame({"step": [0, 1, 1], "zeta": [9.0, 0.1, -0.2],
+                       "shape/abs_adv_entropy": [9.0, 2.0, 1.0],
+                       "shape/abs_shaped": [1.0, 1.0, 0.5]})
+    assert claim17.mechanism(df) == pytest.approx(0.3, rel=1e-12)
 
 
 def test_beyond_two_standard_errors():
