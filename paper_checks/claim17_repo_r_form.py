@@ -38,6 +38,12 @@ active and d < −2 SE. Reproduced iff it lowers on both worlds; partly iff on o
 reproduced (a world where d > 2 SE is reported as reversed). ΔJ (final J, paired), the final
 H/H_max(J) of both forms (world S), the final |ζ|, the clip fraction and the mean J over the run
 (the term's expected push along ∇p has the sign of 1 − 2p) are reported beside the verdict.
+
+Result (2026-12-03, the one verdict run): not reproduced, and reversed on world S — the raw form
+kept *more* entropy (ΔH +0.113 ± 0.018, ΔJ −0.012 ± 0.002); world T inactive by the rule
+(m 0.076). A surprise against the prediction, explained after the fact by the term's expected
+gradient ζH(1 − 2p)/σ·∇p (paper_checks/LOG.md, 2026-12-03 claim 17 entry). REPO-R's clip fraction
+on world S (0.02%) fell below the llm-clip band at the lr calibrated on GRPO.
 """
 
 from __future__ import annotations
@@ -187,6 +193,12 @@ def check(quick: bool) -> CheckResult:
                   "on one.",
         reason="; ".join(_text(n, r, ZETA_MAX) + f" [{outcome[n]}]" for n, r in rows.items())
                + "; contrast " + _text("S", cap, ZETA_MAX_PUBLISHED) + "."
-               + (f" Reversed on {', '.join(reversed_)}: the raw form kept more entropy."
-                  if reversed_ else ""),
+               + (f" Reversed on {', '.join(reversed_)}: the raw form kept more entropy — the "
+                  "term's expected gradient ζH(1 − 2p)/σ·∇p opposes ∇p once most samples are "
+                  "correct (a surprise against the prediction; paper_checks/LOG.md)."
+                  if reversed_ else "")
+               + "".join(f" World {n}'s clip fraction {r['clip_frac']:.2%} is outside the "
+                         f"llm-clip band [{CLIP_BAND[0]:g}, {CLIP_BAND[1]:g}]."
+                         for n, r in rows.items()
+                         if not CLIP_BAND[0] <= r["clip_frac"] <= CLIP_BAND[1]),
     )
