@@ -125,3 +125,66 @@ def rounded(d: dict, digits: int = 4) -> dict:
 def fmt(mean: float, se: float) -> str:
     """``0.123±0.004``."""
     return f"{mean:.3f}±{se:.3f}"
+
+
+# ------------------------------------------------------------------ world, regime, activity
+# Reporting helpers: every empirical verdict names its world and regime and measures whether the
+# claim's mechanism was active. They never enter a decision rule.
+
+def schedule(algorithm: str, **overrides) -> str:
+    """``"E×M"`` (epochs × minibatches) of a preset, or of ``overrides`` where they set them."""
+    from entropy_lab.algorithms import get_preset
+
+    algo = get_preset(algorithm)
+    epochs = overrides.get("epochs", algo.epochs)
+    return f"{epochs}×{overrides.get('minibatches', algo.minibatches)}"
+
+
+def clip_activity(frame) -> dict[str, float]:
+    """Mean per-minibatch clip fractions over the trained iterations (steps ≥ 1) and seeds:
+    ``clip_frac``, ``clip_frac_low``, ``clip_frac_high`` (NaN where the loss does not clip)."""
+    trained = frame[frame["step"] > 0]
+    return {f"clip_frac{suffix}": float(np.nanmean(trained[col].to_numpy(dtype=np.float64)))
+            if col in trained else float("nan")
+            for suffix, col in (("", "clip/frac"), ("_low", "clip/frac_low"),
+                                ("_high", "clip/frac_high"))}
+
+
+def active_clip_fraction() -> float:
+    """The clip fraction below which clipping counts as inactive in a report: the lower edge of
+    the ``llm-clip`` regime's band (LLM runs report 0.1–2% per minibatch)."""
+    from entropy_lab.sim.regimes import get_regime
+
+    return float(get_regime("llm-clip").clip_band[0])
+
+
+def inactive(mechanism: str, number: str, start: bool = False) -> str:
+    """``"not informative: <mechanism> inactive (<number>)"``, the report's wording (``start``:
+    capitalised, to open a sentence)."""
+    return f"{'N' if start else 'n'}ot informative: {mechanism} inactive ({number})"
+
+
+def entropy_ceiling_at(problem_id: str, success) -> np.ndarray:
+    """H_max(J) ``[...]``: the most token entropy of any policy of ``problem_id`` (the checks'
+    size) with success J = ``success`` ``[...]`` (0/1 rewards: J = pass@1).
+
+    Problems that define ``entropy_ceiling`` use it; the one-prompt token tree uses the bandit
+    ceiling over its V^T sequences divided by T (``fronts_study.token_tree_ceiling``); a
+    (contextual) bandit with deterministic 0/1 means the prompt-bandit ceiling
+    H_max(J) = Σ_c w_c [h(p_c) + p_c log m_c + (1 − p_c) log(K − m_c)] at Σ_c w_c p_c = J.
+    """
+    from entropy_lab.problems import entropy_ceiling
+
+    problem = get_problem_object(problem_id)
+    j = torch.as_tensor(np.clip(np.asarray(success, dtype=np.float64), 0.0, 1.0))
+    if problem.has_entropy_ceiling:
+        return problem.entropy_ceiling(j).numpy()
+    if problem_id.split("/")[0].startswith("tree"):
+        from entropy_lab.analysis.fronts_study import token_tree_ceiling
+
+        return token_tree_ceiling(problem, j.numpy())
+    if getattr(problem, "bernoulli", True):
+        raise ValueError(f"problem_id={problem_id!r} has no entropy ceiling: expected a token "
+                         "tree, a deterministic 0/1 bandit or a problem defining one")
+    return entropy_ceiling(j, problem.correct_arms.sum(-1).to(torch.float64), problem.num_actions,
+                           problem.prompt_probs.to(torch.float64)).numpy()

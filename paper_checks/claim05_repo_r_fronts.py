@@ -61,7 +61,8 @@ def check(quick: bool) -> CheckResult:
         all(wins), partly=any(wins), measured=rounded(measured),
         summary="REPO-R keeps more entropy than GRPO at the same reward: its (J, H) trade-off "
                 "front lies above GRPO's.",
-        precise=f"{source}; worlds {', '.join(WORLDS)}; REPO-R ζ_max ∈ "
+        precise=f"{source}; worlds and regimes: {'; '.join(world_line(meta, w) for w in WORLDS)}"
+                f"; REPO-R ζ_max ∈ "
                 f"{{{', '.join(f'{z:g}' for z in ZETA_MAX)}}} (sign clamp on; off as a "
                 "diagnostic), GRPO at its checkpoints; final token entropy H, exact J, mean ± "
                 "SE over seeds.",

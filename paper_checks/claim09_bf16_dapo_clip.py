@@ -19,7 +19,7 @@ fraction is in the llm-clip band [1e-3, 2e-2] (reported, with each pipeline's cl
 from __future__ import annotations
 
 from entropy_lab.checks import CheckResult, register_check
-from paper_checks._sim_common import fmt, mean_se, per_seed_matrix
+from paper_checks._sim_common import fmt, inactive, mean_se, per_seed_matrix
 
 PROBLEM = "bandit64/calibrated"
 REGIME = {"optimizer": "adam", "lr": 0.01, "epochs": 2, "minibatches": 16, "n_prompts": 8,
@@ -62,6 +62,7 @@ def check(quick: bool) -> CheckResult:
     collapses, grows = bf16[0] < 0.5 * h0, fix[0] > h0
     differs = abs(fix[0] - bf16[0]) > 3 * (fix[1] ** 2 + bf16[1] ** 2) ** 0.5
     active = CLIP_BAND[0] <= runs["exact"]["clip"] <= CLIP_BAND[1]
+    upper_active = max(runs[n]["clip_high"] for n in ("exact", "bf16")) >= CLIP_BAND[0]
     measured.update({"dapo_bf16_collapses": collapses, "dapo_fp32_logprobs_grows": grows,
                      "bf16_vs_fix_differs_3se": bool(differs), "clipping_active": bool(active),
                      "bf16_minus_fp32_logprobs": round(bf16[0] - fix[0], 4)})
@@ -72,7 +73,8 @@ def check(quick: bool) -> CheckResult:
         collapses and grows, partly=differs, measured=measured,
         summary="With log-probs in fp32 (or fp16 end to end) DAPO's entropy grows; in bf16 it "
                 "collapses — tested where clipping fires at LLM rates.",
-        precise=f"{PROBLEM}, sampled N=8, G=8, 2×16 minibatches, Adam lr {REGIME['lr']}, {seeds} "
+        precise=f"World: {PROBLEM}, tabular policy; regime: sampled N=8 × G=8, epochs × "
+                f"minibatches 2×16, Adam lr {REGIME['lr']} (claim07_clip_higher_llm's), {seeds} "
                 f"seeds, {steps} steps, faithful sampling, bypass; DAPO under exact, bf16, fp16, "
                 "fp32_logprobs.",
         tolerance="collapse: final H < ½ initial; growth: final H > initial; partly: bf16 vs "
@@ -81,5 +83,10 @@ def check(quick: bool) -> CheckResult:
         reason=(f"initial H {h0:.3f}; final H: {finals}. bf16 − fp32_logprobs "
                 f"{bf16[0] - fix[0]:+.3f}."
                 + (" Clipping active (the mechanism can act)." if active else
-                   " Clipping outside the llm-clip band: not informative.")),
+                   " Clipping outside the llm-clip band: not informative.")
+                + ("" if upper_active else " " + inactive(
+                    "the upper clip (where an upward ratio bias would act)", ", ".join(
+                        f"{n} upper-clip fraction {runs[n]['clip_high']:.2e}"
+                        for n in ("exact", "bf16")) + f" < {CLIP_BAND[0]:g}", start=True)
+                   + "; the lower clip alone cannot show clip-higher's opposite.")),
     )

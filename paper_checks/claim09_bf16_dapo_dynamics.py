@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from entropy_lab.checks import CheckResult, register_check
+from paper_checks._sim_common import inactive, schedule
 
 PROBLEM = "bandit64/calibrated"
 LR = 0.5
@@ -99,9 +100,11 @@ def check(quick: bool) -> CheckResult:
         measured=measured,
         summary="With log-probs in fp32 (or fp16 end to end) DAPO's entropy grows; in bf16 it "
                 "collapses.",
-        precise=f"{PROBLEM}, SGD lr {LR}, {SEEDS} seeds, {steps} steps, sampled mode, tokens "
-                "drawn from each sampler path's own distribution (faithful): final token entropy "
-                "of DAPO under exact, bf16, bf16_fsdp2, fp16 and fp32_logprobs pipelines "
+        precise=f"Tabular world: {PROBLEM}, tabular policy; regime: SGD lr {LR}, sampled N=8 × "
+                f"G=8, the presets' epochs × minibatches (DAPO {schedule('dapo')}, PPO "
+                f"{schedule('ppo')}, RLOO {schedule('rloo')}); {SEEDS} seeds, {steps} steps, "
+                "tokens drawn from each sampler path's own distribution (faithful): final token "
+                "entropy of DAPO under exact, bf16, bf16_fsdp2, fp16 and fp32_logprobs pipelines "
                 "(network disagreement emulated as relative logit noise at the calibrated gap), "
                 "bypass; DAPO-bf16 under recompute, recompute+tis, recompute+icepop and the "
                 "exact-π diagnostic; PPO (symmetric) and RLOO under exact and bf16.",
@@ -116,9 +119,11 @@ def check(quick: bool) -> CheckResult:
                + f" DAPO-bf16 by convention: {conv}."
                + (" The mechanism is present (exact DAPO − PPO resolved, clipping fires)."
                   if informative else
-                  f" Not informative: the claim's mechanism is absent in this regime (exact "
-                  f"DAPO − symmetric PPO final H {hd - hp:+.3f}±"
-                  f"{measured['dapo_minus_ppo_exact_se']:.3f}, "
-                  f"{'resolved' if regime else 'not resolved'} above zero; mean clip fraction "
-                  f"of exact DAPO {measured['clip_frac_mean/dapo/exact']:.2g} per step)."),
+                  " " + inactive("DAPO's clip-higher", f"mean clip fraction of exact DAPO "
+                                 f"{measured['clip_frac_mean/dapo/exact']:.2g} per step, "
+                                 f"{'≥' if clipping else '<'} {MIN_CLIP_FRAC:g}; exact DAPO − "
+                                 f"symmetric PPO final H {hd - hp:+.3f}±"
+                                 f"{measured['dapo_minus_ppo_exact_se']:.3f}, "
+                                 f"{'resolved' if regime else 'not resolved'} above zero",
+                                 start=True) + "."),
     )

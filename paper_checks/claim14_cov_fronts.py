@@ -24,7 +24,7 @@ from __future__ import annotations
 from entropy_lab.analysis.fronts_study import COV_K, WORLDS
 from entropy_lab.checks import CheckResult, register_check
 from paper_checks._fronts_common import Z, compare, dom_text, load, method_points, world_line
-from paper_checks._sim_common import rounded
+from paper_checks._sim_common import active_clip_fraction, inactive, rounded
 
 OURS, PEERS = ("repo_r", "adapo"), ("clip_cov", "kl_cov")
 
@@ -61,11 +61,19 @@ def check(quick: bool) -> CheckResult:
                      f"{measured[f'{world}/adapo/eps_high_final_mean']:.3g}")
     ok = all(wins.values())
     partly = any(all(wins[(w, o, p)] for p in PEERS) for w in WORLDS for o in OURS)
+    lo = active_clip_fraction()
+    quiet = [w for w in WORLDS if not measured[f"{w}/adapo/clip_frac_high_mean"] >= lo]
+    if quiet:
+        lines[-1] += ". " + inactive("for ADAPO, the upper clip", ", ".join(
+            f"{w} upper-clip fraction {measured[f'{w}/adapo/clip_frac_high_mean']:.1e} < {lo:g}"
+            for w in quiet), start=True) + (": with no token upper-clipped, ADAPO's ε_high "
+                                            "cannot matter there")
     return CheckResult.judge(
         ok, partly=partly, measured=rounded(measured),
         summary="REPO-R and ADAPO keep more entropy than Clip-Cov and KL-Cov at the same "
                 "reward: their (J, H) fronts lie above the peers'.",
-        precise=f"{source}; worlds {', '.join(WORLDS)}; fronts along each method's knob "
+        precise=f"{source}; worlds and regimes: {'; '.join(world_line(meta, w) for w in WORLDS)}"
+                "; fronts along each method's knob "
                 f"(Clip-Cov / KL-Cov k ∈ {{{', '.join(map(str, COV_K))}}} tokens per "
                 "minibatch); final token entropy H, exact J, mean ± SE over seeds.",
         tolerance=f"reproduced: each of REPO-R, ADAPO dominates each of Clip-Cov, KL-Cov (H "
