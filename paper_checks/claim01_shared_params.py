@@ -31,7 +31,7 @@ from entropy_lab.checks import CheckResult, register_check
 from entropy_lab.policies import make_policy
 from entropy_lab.problems import get_problem
 from entropy_lab.sim import SimConfig, run
-from paper_checks._sim_common import fmt, mean_se, rounded
+from paper_checks._sim_common import fmt, mean_se, rounded, schedule
 
 F64 = torch.float64
 ORDER_TOL = 0.15
@@ -145,8 +145,10 @@ def share_check(quick: bool) -> CheckResult:
         all(within), partly=any(within), measured=rounded(measured),
         summary="The entropy change is the sum of each token's own contribution (the paper's "
                 "orthogonality between score functions).",
-        precise=f"{PROBLEM} (C = K = 256), GRPO, SGD lr 0.5, N = 16, G = 8, {seeds} seeds, "
-                f"{steps} steps; per seed Σ dH_pred_orth / Σ dH_exact for loglinear (dim), "
+        precise=f"Shared-parameter world: {PROBLEM} (C = K = 256); regime: GRPO "
+                f"({schedule('grpo')} epochs × minibatches), sampled N = 16 × G = 8, SGD lr 0.5, "
+                f"{seeds} seeds, {steps} steps; sharing measured as prompts moved per step; per "
+                "seed Σ dH_pred_orth / Σ dH_exact for loglinear (dim), "
                 "lowrank (rank) and mlp (hidden) at two widths each.",
         tolerance="reproduced: every share within [0.8, 1.2]; partly: some; not reproduced: none",
         reason="; ".join(f"{k} {fmt(v, measured[k + '/share_se'])}" for k, v in shares.items())
