@@ -168,9 +168,9 @@ def entropy_ceiling_at(problem_id: str, success) -> np.ndarray:
     """H_max(J) ``[...]``: the most token entropy of any policy of ``problem_id`` (the checks'
     size) with success J = ``success`` ``[...]`` (0/1 rewards: J = pass@1).
 
-    Problems that define ``entropy_ceiling`` use it; the one-prompt token tree uses the bandit
-    ceiling over its V^T sequences divided by T (``fronts_study.token_tree_ceiling``); a
-    (contextual) bandit with deterministic 0/1 means the prompt-bandit ceiling
+    Problems that define ``entropy_ceiling`` use it (the token trees: the bandit ceiling over
+    their V^T sequences divided by T, ``TokenTree.entropy_ceiling``); a (contextual) bandit
+    with deterministic 0/1 means the prompt-bandit ceiling
     H_max(J) = Σ_c w_c [h(p_c) + p_c log m_c + (1 − p_c) log(K − m_c)] at Σ_c w_c p_c = J.
     """
     from entropy_lab.problems import entropy_ceiling
@@ -179,10 +179,6 @@ def entropy_ceiling_at(problem_id: str, success) -> np.ndarray:
     j = torch.as_tensor(np.clip(np.asarray(success, dtype=np.float64), 0.0, 1.0))
     if problem.has_entropy_ceiling:
         return problem.entropy_ceiling(j).numpy()
-    if problem_id.split("/")[0].startswith("tree"):
-        from entropy_lab.analysis.fronts_study import token_tree_ceiling
-
-        return token_tree_ceiling(problem, j.numpy())
     if getattr(problem, "bernoulli", True):
         raise ValueError(f"problem_id={problem_id!r} has no entropy ceiling: expected a token "
                          "tree, a deterministic 0/1 bandit or a problem defining one")

@@ -20,9 +20,10 @@ prompts-llm 32 seeds × 60 steps, prompts-many 16 seeds × 60 steps (its K = 102
 seed). REPO-R as registered (ζ from 1e-3, ×2 / ÷2, sign flip below 1e-4, sign clamp on,
 target = initial entropy) with ζ_max ∈ {0.05, 0.2, 1.0}; GRPO the baseline. Per seed, the final
 h = H / H_max(J) (H the token entropy, H_max the entropy ceiling at that seed's final J: the
-frame's ``H_max`` column on the prompt worlds, the one-state ceiling on the bandit, the tree's
-over its sequences, ``fronts_study.token_tree_ceiling``); the gain g = h_REPO-R − h_GRPO, paired
-by seed (mean ± SE, σ/√n). Decision rule for (a), "authority follows x":
+frame's ``H_max`` column on the prompt worlds and the tree (``TokenTree.entropy_ceiling``: the
+bandit ceiling over its sequences, over T), the one-state ceiling on the bandit); the gain
+g = h_REPO-R − h_GRPO, paired by seed (mean ± SE, σ/√n). Decision rule for (a), "authority
+follows x":
 
 - Spearman ρ(x, g) over the 12 (world, ζ_max) points ≥ ``RHO_MIN`` = 0.6, and
 - every point with x < ``X_NONE`` = 0.05 has g ≤ 2 SE (no resolved gain), and
@@ -99,13 +100,10 @@ FRAC_HIGH_MIN = 1e-3
 
 
 def ceiling(problem, success: np.ndarray) -> np.ndarray:
-    """H_max at success ``[B]`` (J = pass@1: 0/1 rewards) of a world without an ``H_max`` column:
-    the one-state ceiling of a bandit (m correct of K), the token tree's over its sequences."""
-    from entropy_lab.analysis.fronts_study import token_tree_ceiling
+    """H_max at success ``[B]`` (J = pass@1: 0/1 rewards) of a world without an ``H_max`` column
+    (the one-state bandit): the ceiling of m correct of K."""
     from entropy_lab.problems import entropy_ceiling
 
-    if hasattr(problem, "leaf_correct"):
-        return token_tree_ceiling(problem, success)
     m = problem.success_ck.sum().reshape(1).to(torch.float64)
     s = torch.as_tensor(np.clip(success, 0.0, 1.0), dtype=torch.float64)
     return entropy_ceiling(s, m, problem.num_actions, torch.ones(1, dtype=torch.float64)).numpy()

@@ -181,14 +181,13 @@ def test_exact_pass_at_k_beyond_the_group_size():
     assert abs(float(df.loc[df.step == 0, "pass@256"].iloc[0]) - want) < 1e-12
 
 
-def test_entropy_ceiling_column():
-    """Multi-prompt bandits with 0/1 correctness carry H_max(pass@1) per step: never below the
-    entropy of the policy that has that success (the ceiling is a maximum over such policies),
-    and equal to the problem's own entropy_ceiling at the start."""
-    df = simulate("prompts-many/calibrated", "grpo", CFG.replace(optimizer="adam", steps=6))
+@pytest.mark.parametrize("pid", ["prompts-many/calibrated", "tree/calibrated"])
+def test_entropy_ceiling_column(pid):
+    """Multi-prompt bandits with 0/1 correctness and token trees carry H_max(pass@1) per step:
+    never below the entropy of the policy that has that success (the ceiling is a maximum over
+    such policies), and equal to the problem's own entropy_ceiling at every step."""
+    df = simulate(pid, "grpo", CFG.replace(optimizer="adam", steps=6))
     assert (df["H_max"] >= df["entropy"] - 1e-9).all()
-    problem = get_problem("prompts-many/calibrated")
-    p1 = float(df.loc[df.step == 0, "pass@1"].iloc[0])
-    want = float(problem.entropy_ceiling(p1))
-    assert abs(float(df.loc[df.step == 0, "H_max"].iloc[0]) - want) < 1e-10
-    assert "H_max" not in simulate("tree/calibrated", "grpo", CFG.replace(steps=1))
+    problem = get_problem(pid)
+    want = problem.entropy_ceiling(torch.tensor(df["pass@1"].to_numpy())).numpy()
+    np.testing.assert_allclose(df["H_max"].to_numpy(), want, rtol=1e-12, atol=0)

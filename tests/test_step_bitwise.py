@@ -16,7 +16,10 @@ purpose:
   (``<metric>|tail``, ``|head`` and ``first/...``, added on purpose) are not in the reference.
   That the faithful default really differs is checked on its own;
 - runs with an advantage shaping (REPO variants) now also report the shaping metrics
-  (``shape/...`` columns, ``algorithms/step.py``), added on purpose and not in the reference.
+  (``shape/...`` columns, ``algorithms/step.py``), added on purpose and not in the reference;
+- token trees now define the entropy ceiling, so their frames carry an ``H_max`` column (added
+  on purpose, not in the reference); it is checked on its own against the problem's
+  ``entropy_ceiling`` at the frame's pass@1.
 
 The comparison is exact on the machine that recorded the reference; elsewhere a different
 vector width may change the last bits of a reduction, so the rule is |Δ| <= 1e-12·(1 + |x|).
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from step_reference_configs import CONFIGS, run_config
 
 REF = np.load(Path(__file__).parent / "data" / "step_reference.npz")
@@ -49,7 +53,7 @@ def _diagnostic(entry):
 
 
 def _added(col: str) -> bool:
-    return "|" in col or col.startswith(("first/", "shape/"))
+    return "|" in col or col.startswith(("first/", "shape/")) or col == "H_max"
 
 
 @pytest.mark.parametrize("entry", [c for c in CONFIGS if c[2] not in CONTROLLED],
@@ -66,6 +70,18 @@ def test_unchanged_configurations_give_the_recorded_frame(entry):
         both_nan = np.isnan(want) & np.isnan(got)
         ok = both_nan | (np.abs(got - want) <= 1e-12 * (1 + np.abs(want)))
         assert ok.all(), f"{entry[0]}: column {col} differs"
+
+
+@pytest.mark.parametrize("entry", [c for c in CONFIGS if c[1].startswith("tree/")],
+                         ids=lambda c: c[0])
+def test_tree_frames_add_the_entropy_ceiling_column(entry):
+    """The one column the tree frames gained: H_max(pass@1) of the tree, every row."""
+    from entropy_lab.problems import get_problem
+
+    ref, now = _reference(entry[0]), run_config(_diagnostic(entry))
+    assert "H_max" not in ref and "H_max" in now
+    want = get_problem(entry[1]).entropy_ceiling(torch.tensor(now["pass@1"])).numpy()
+    np.testing.assert_allclose(now["H_max"], want, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("entry", [c for c in CONFIGS if c[3].get("precision")],

@@ -10,8 +10,10 @@ import math
 
 import pytest
 import torch
+from ceiling_search import max_entropy_at_success
 
 from entropy_lab.problems import TokenTree
+from entropy_lab.validation import InputError
 
 SIZES = [(3, 3), (2, 5)]
 
@@ -166,6 +168,83 @@ def test_scales_to_a_million_sequences():
     assert tree.num_leaves == 10**6 and tree.num_states == 111_111
     z = torch.zeros(1, tree.num_states, 10, dtype=torch.float64)
     torch.testing.assert_close(tree.entropy(z), torch.tensor([math.log(10)], dtype=torch.float64))
+
+
+def _ceiling_closed_form(p, m, v, t):
+    """[h(p) + p log m + (1 − p) log(V^T − m)] / T, 0 log 0 = 0, written with math."""
+    def xlogy(x, y):
+        return 0.0 if x == 0 else x * math.log(y)
+
+    h = -xlogy(p, p) - xlogy(1 - p, 1 - p)
+    return (h + xlogy(p, m) + xlogy(1 - p, v**t - m)) / t
+
+
+def _logits_of_leaf_distribution(v, t_max, leaf_probs):
+    """Tree logits log π(a | prefix) = log P(prefix·a) − log P(prefix) of a distribution over
+    the V^T sequences (enumerated with itertools, first token most significant)."""
+    ids = _prefix_ids(v, t_max)
+    mass = {}
+    for leaf, seq in enumerate(itertools.product(range(v), repeat=t_max)):
+        for t in range(t_max + 1):
+            mass[seq[:t]] = mass.get(seq[:t], 0.0) + leaf_probs[leaf]
+    z = torch.zeros(1, len(ids), v, dtype=torch.float64)
+    for prefix, s in ids.items():
+        for a in range(v):
+            z[0, s, a] = math.log(mass[(*prefix, a)] / mass[prefix])
+    return z
+
+
+CEILING_TREES = [(2, 2, [(0, 1)]), (3, 2, [(0, 1), (2, 2)]), (2, 3, [(0, 0, 1), (1, 1, 1),
+                                                                     (1, 0, 0)])]
+
+
+@pytest.mark.parametrize("v, t, correct", CEILING_TREES, ids=lambda c: str(c))
+def test_entropy_ceiling_is_reached_by_the_uniform_within_correct_and_wrong_policy(v, t, correct):
+    """At success p the policy uniform within the m correct and within the V^T − m wrong
+    sequences has the closed-form entropy, and the tree's ceiling equals it."""
+    tree = TokenTree.from_correct(v, t, correct)
+    m, n = len(correct), v**t
+    assert tree.has_entropy_ceiling and int(tree.num_correct) == m
+    hit = {sum(x * v ** (t - 1 - i) for i, x in enumerate(seq)) for seq in correct}
+    for p in (0.0, 0.05, m / n, 0.5, 0.93, 1.0):
+        want = _ceiling_closed_form(p, m, v, t)
+        assert math.isclose(float(tree.entropy_ceiling(p)), want, rel_tol=1e-12, abs_tol=1e-14)
+        if 0 < p < 1:
+            z = _logits_of_leaf_distribution(
+                v, t, [p / m if leaf in hit else (1 - p) / (n - m) for leaf in range(n)])
+            assert math.isclose(float(tree.success_prob(z)[0, 0]), p, rel_tol=1e-12)
+            assert math.isclose(float(tree.entropy(z)[0]), want, rel_tol=1e-12)
+    got = tree.entropy_ceiling(torch.tensor([[0.2, 0.7]], dtype=torch.float64))
+    assert got.shape == (1, 2) and got.dtype == torch.float64
+
+
+@pytest.mark.parametrize("target", [0.1, 0.45, 0.85])
+def test_entropy_ceiling_matches_a_numerical_optimiser_over_tree_logits(target):
+    v, t, correct = CEILING_TREES[1]
+    tree = TokenTree.from_correct(v, t, correct)
+    s = tree.num_states
+    ceiling = float(tree.entropy_ceiling(target))
+
+    def measure(x):
+        z = torch.tensor(x, dtype=torch.float64).reshape(1, s, v)
+        return float(tree.entropy(z)[0]), float(tree.success_prob(z)[0, 0])
+
+    best = max_entropy_at_success(measure, s * v, target)
+    assert best <= ceiling + 1e-7
+    assert ceiling - best < 1e-5
+    z = 3.0 * torch.randn(2000, s, v, generator=torch.Generator().manual_seed(2),
+                          dtype=torch.float64)
+    p = tree.success_prob(z)[:, 0]
+    assert bool((tree.entropy(z) <= tree.entropy_ceiling(p) + 1e-12).all())
+
+
+@pytest.mark.parametrize("correct", [[], list(itertools.product(range(2), repeat=2))],
+                         ids=["none", "all"])
+def test_entropy_ceiling_needs_a_correct_and_a_wrong_sequence(correct):
+    tree = TokenTree.from_correct(2, 2, correct)
+    assert not tree.has_entropy_ceiling
+    with pytest.raises(InputError, match="num_correct.*1 <= m_c <= K - 1 = 3"):
+        tree.entropy_ceiling(0.5)
 
 
 @pytest.mark.slow

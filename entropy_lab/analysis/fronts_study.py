@@ -33,7 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -80,30 +79,17 @@ def grid(world: str) -> list[tuple[str, str, float, dict]]:
     return out
 
 
-def token_tree_ceiling(problem, success) -> np.ndarray:
-    """H_max at success ``[...]`` of a one-prompt token tree: the bandit ceiling over its V^T
-    sequences with m correct, over T (``PromptTree.entropy_ceiling`` with C = 1; the tabular
-    tree's frame has no ``H_max`` column)."""
-    from entropy_lab.problems import entropy_ceiling
-
-    m = problem.leaf_correct.sum().reshape(1)
-    s = torch.as_tensor(np.clip(np.asarray(success, dtype=np.float64), 0.0, 1.0))
-    return (entropy_ceiling(s, m, problem.num_leaves, torch.ones(1, dtype=torch.float64))
-            / problem.horizon).numpy()
-
-
 def ceiling_fn(world: str):
-    """J -> H_max(J) of ``world`` (the success the ceiling takes is pass@1 = J on both: 0/1
-    rewards)."""
+    """J ``[M]`` -> H_max(J) ``[M]`` of ``world``: its problem's ``entropy_ceiling`` (the
+    success the ceiling takes is pass@1 = J on both worlds: 0/1 rewards; the simulator's frames
+    carry the same ceiling as their ``H_max`` column)."""
     from entropy_lab.problems import get_problem
 
     spec = WORLDS[world]
     extra = {k.split(".", 1)[1]: v for k, v in spec["overrides"].items()
              if k.startswith("problem.")}
     problem = get_problem(spec["problem"], **extra)
-    if problem.has_entropy_ceiling:
-        return lambda j: problem.entropy_ceiling(torch.as_tensor(j, dtype=torch.float64)).numpy()
-    return lambda j: token_tree_ceiling(problem, j)
+    return lambda j: problem.entropy_ceiling(torch.as_tensor(j, dtype=torch.float64)).numpy()
 
 
 def _activity(frame: pd.DataFrame) -> dict:
@@ -132,7 +118,7 @@ def run_world(world: str, steps: int = STEPS, seeds: int = SEEDS, lr: float | No
     reg = get_regime(REGIME)
     info = {"world": world, "problem": spec["problem"], **common,
             "minibatch_tokens": minibatch_tokens(world), "regime": REGIME}
-    rows, ceil = [], ceiling_fn(world)
+    rows = []
     with single_thread():
         if lr is None:
             cal = calibrate(spec["problem"], "grpo", REGIME, **common)
@@ -146,8 +132,6 @@ def run_world(world: str, steps: int = STEPS, seeds: int = SEEDS, lr: float | No
             algo = over.pop("algo", method)
             frame = simulate(spec["problem"], algo, **common, **sched, **over,
                              generator=torch.Generator().manual_seed(seed)).assign(method=method)
-            if "H_max" not in frame:
-                frame["H_max"] = ceil(frame["pass@1"].to_numpy())
             ckpts = (sorted({max(1, round(steps * i / 10)) for i in range(1, 11)})
                      if knob == "steps" else None)
             pts = front_points(frame, by=["method"], steps=ckpts)

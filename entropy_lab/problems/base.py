@@ -195,7 +195,8 @@ class TabularProblem:
     task_builder: Callable[[str], TabularProblem] | None = None
     has_entropy_ceiling: bool = False
     """Whether the problem defines ``entropy_ceiling(success [...]) -> [...]``: H_max(J), the most
-    token entropy of any policy with success J (multi-prompt bandits with 0/1 correctness)."""
+    token entropy of any policy with success J (multi-prompt bandits with 0/1 correctness, token
+    trees, multi-prompt trees)."""
 
     def _setup(
         self,

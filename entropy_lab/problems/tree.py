@@ -15,6 +15,16 @@ all prefixes of a level (no loop over sequences; one Python step per level):
 
 A sequence is *correct* when its reward is >= ``success_threshold`` (binary rewards: reward 1).
 Each prefix is visited at most once, so visits = reach probabilities and Σ_s visits_s = T.
+
+Entropy ceiling. Any distribution over the V^T sequences is an autoregressive policy, so among
+policies with success p = P(correct) the sequence entropy is at most the bandit ceiling over V^T
+answers with m correct (entropy_lab/problems/prompts.py), and with fixed length T the token
+entropy is the sequence entropy over T:
+
+    H_max(p) = [h(p) + p log m + (1 − p) log(V^T − m)] / T,   h(p) = −p log p − (1−p) log(1−p),
+
+reached by the policy uniform within the correct and within the wrong sequences (defined for
+1 <= m <= V^T − 1; :class:`~entropy_lab.problems.prompt_tree.PromptTree` with one prompt).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from entropy_lab.problems.base import (
     check_count,
     draw_tokens,
 )
+from entropy_lab.problems.prompts import entropy_ceiling
 from entropy_lab.validation import check_tensor, fail
 
 MAX_LEAVES = 50_000_000  # V^T float64 leaf tensors per seed: beyond this memory, not time, binds
@@ -222,6 +233,24 @@ class TokenTree(TabularProblem):
         gradient by the backward DP of the 0/1 correctness."""
         return tree_dp.exact_terms(self.check_logits(logits), self.offsets, self.prompt_probs,
                                    self.leaf_rewards, self.leaf_correct, workspace)
+
+    # ------------------------------------------------------------------ entropy ceiling
+    @property
+    def num_correct(self) -> torch.Tensor:
+        """``[1]`` m: correct sequences (reward >= ``success_threshold``), the one prompt's."""
+        return self.leaf_correct.sum().reshape(1)
+
+    @property
+    def has_entropy_ceiling(self) -> bool:
+        """Whether :meth:`entropy_ceiling` is defined: 1 <= m <= V^T − 1."""
+        m = int(self.num_correct)
+        return 1 <= m <= self.num_leaves - 1
+
+    def entropy_ceiling(self, success: float | torch.Tensor) -> torch.Tensor:
+        """H_max(p): the most token entropy of any policy whose sequence is correct with
+        probability p (module docstring). ``[...]`` float64 for ``success`` ``[...]`` in [0, 1]."""
+        return entropy_ceiling(success, self.num_correct, self.num_leaves,
+                               self.prompt_probs) / self.horizon
 
     def sample(
         self,

@@ -8,7 +8,8 @@ One row per (seed, step). Row 0 is the initial policy; row t describes iteration
 
 - exact, after the update: entropy (token-averaged), entropy_seq (Σ_s visits·H_s), J, pass@1,
   pass@{k} (any k); cum_entropy = Σ_{t' <= t} entropy_{t'} (0 at step 0); H_max = the entropy
-  ceiling at that pass@1, on problems that define one (multi-prompt bandits, 0/1 correctness);
+  ceiling at that pass@1, on problems that define one (multi-prompt bandits with 0/1
+  correctness, token trees and multi-prompt trees);
 - the update: dH_exact = entropy_t − entropy_{t−1}; dH_pred = ∇_z H·Δz (autograd, the actual
   Δlogits of the whole iteration); dH_pred_state = Σ_s w_s·Theorem 1 per state (visit weights
   frozen at t − 1); dH_pred_closed = the closed form −η·E_π[π·A_c·L] (vanilla) or
