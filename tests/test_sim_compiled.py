@@ -1,15 +1,12 @@
-"""The optional compiled path (SimConfig.compile): validated as a switch, its formulas equal to the
-eager snapshot's, and (slow: torch.compile takes tens of seconds) its frames within 1e-12 of the
-eager path's."""
+"""The optional compiled path (SimConfig.compile): validated as a switch, and (slow:
+torch.compile takes tens of seconds) its frames within 1e-12 of the eager path's. It compiles
+the eager snapshot's own formulas (entropy_lab/sim/formulas.py, tests/test_sim_formulas.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from entropy_lab.problems import get_problem
 from entropy_lab.sim import SimConfig, simulate
-from entropy_lab.sim.compiled import exact_tables, update_sums
-from entropy_lab.sim.record import snapshot, update_row
 from entropy_lab.validation import InputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -20,27 +17,6 @@ def test_compile_switch_takes_only_a_bool(bad):
     with pytest.raises(InputError, match="compile=.*True or False"):
         SimConfig(compile=bad)
     assert SimConfig().compile is False and SimConfig(compile=True).compile is True
-
-
-@pytest.mark.parametrize("pid", ["bandit64/calibrated", "cbandit/anti"])
-def test_the_compiled_formulas_are_the_eager_snapshots(pid):
-    """The uncompiled functions of sim.compiled give the eager snapshot's numbers (so compiling
-    them changes only the rounding order)."""
-    prob = get_problem(pid)
-    gen = torch.Generator().manual_seed(1)
-    z = prob.init_logits(5) + torch.randn(5, prob.num_states, prob.num_actions, generator=gen,
-                                          dtype=torch.float64)
-    dz = 0.1 * torch.randn(z.shape, generator=gen, dtype=torch.float64)
-    before, after = snapshot(prob, z, 4), snapshot(prob, z + dz, 4)
-    logp, pc, grad, h_bs, h_b, seq_b, w_bs = exact_tables(z, prob.visits(z))
-    for got, want in [(logp, torch.log_softmax(z, -1)), (pc, before.p_centred),
-                      (grad, before.grad_entropy), (h_bs, before.state_entropy),
-                      (h_b, before.entropy), (seq_b, before.entropy_seq), (w_bs, before.weights)]:
-        torch.testing.assert_close(got, want, rtol=1e-14, atol=1e-16)
-    row = update_row(before, after, dz)
-    dh_pred, dh_state = update_sums(before.grad_entropy, before.p_centred, before.weights, dz)
-    torch.testing.assert_close(dh_pred, row["dH_pred"], rtol=1e-13, atol=1e-17)
-    torch.testing.assert_close(dh_state, row["dH_pred_state"], rtol=1e-13, atol=1e-17)
 
 
 @pytest.mark.slow

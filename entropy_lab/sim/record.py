@@ -16,6 +16,7 @@ import torch
 
 from entropy_lab import passk
 from entropy_lab.problems.base import take_buffer
+from entropy_lab.sim import formulas
 
 NAN = float("nan")
 # Fixed leading columns (pass@k columns are inserted after J); the rest follow in sorted order.
@@ -88,8 +89,9 @@ def snapshot(problem, logits: torch.Tensor, k: int,
     buffer); the closed-form gradient then takes π's buffer, and log π's (when not kept) is
     handed back to the list.
 
-    ``compiled``: where the visits do not move, the tables come from the compiled formulas of
-    :mod:`entropy_lab.sim.compiled` (same formulas, ~1e-15 apart; no workspace).
+    The formulas are :mod:`entropy_lab.sim.formulas`'s. ``compiled``: where the visits do not
+    move, the tables come from those formulas compiled (:mod:`entropy_lab.sim.compiled`,
+    ~1e-15 apart; no workspace).
 
     A problem with closed forms (``problem.exact_terms``: token trees) gives every quantity
     itself, with no autograd pass (``compiled`` does not apply), and the snapshot keeps p_c and
@@ -115,26 +117,21 @@ def snapshot(problem, logits: torch.Tensor, k: int,
             return _compiled_snapshot(problem, z, v_bs, k, keep_logp)
     spare = [] if moving or workspace is None else workspace
     with torch.set_grad_enabled(moving):
-        logp_bsk = torch.log_softmax(z, -1)
-        p_bsk = torch.exp(logp_bsk, out=take_buffer(spare, logp_bsk))
-        plogp_bsk = torch.mul(p_bsk, logp_bsk, out=take_buffer(spare, logp_bsk))
-        h_bs = -plogp_bsk.sum(-1)
-        seq_b = (v_bs * h_bs).sum(-1)
-        vsum_b = v_bs.sum(-1)
+        logp_bsk, p_bsk, plogp_bsk, h_bs, seq_b, vsum_b = formulas.entropy_tables(
+            z, v_bs, out=(take_buffer(spare, z), take_buffer(spare, z)))
         h_b = seq_b / vsum_b
         if moving:  # a sum of per-seed terms: seeds stay apart
             (grad,) = torch.autograd.grad(h_b.sum(), z)
     z = z.detach()
     with torch.no_grad():
-        v_bs = v_bs.detach()
-        weights_bs = v_bs / vsum_b.detach().unsqueeze(-1)
+        weights_bs = formulas.state_weights(v_bs.detach(), vsum_b.detach())
         logp_bsk, p_bsk, h_bs = logp_bsk.detach(), p_bsk.detach(), h_bs.detach()
         # (log π + H) · π in the buffer of π log π (no longer needed; the autograd graph is
         # freed: the same numbers as a new tensor), and the closed-form gradient in π's (π is
         # not used after p_centred): no new [B, S, K] buffer for either
-        p_centred = torch.add(logp_bsk, h_bs.unsqueeze(-1), out=plogp_bsk.detach()).mul_(p_bsk)
+        p_centred = formulas.centred_probs(logp_bsk, p_bsk, h_bs, out=plogp_bsk.detach())
         if not moving:
-            grad = torch.mul(p_centred, (-weights_bs).unsqueeze(-1), out=p_bsk)
+            grad = formulas.entropy_grad(p_centred, weights_bs, out=p_bsk)
         if workspace is not None and not moving and not keep_logp:
             workspace.append(logp_bsk)  # log π is not kept
         return _finish(problem, z, k, logp_bsk if keep_logp else None, p_centred, grad, h_bs,
@@ -183,16 +180,12 @@ def update_row(before: Snapshot, after: Snapshot, delta_logits, consume: bool = 
         from entropy_lab.sim.compiled import update_terms
 
         dh_pred, dh_state = update_terms()(ge, pc, before.weights, delta_logits)
-        return {"dH_exact": after.entropy - before.entropy, "dH_pred": dh_pred,
-                "dH_pred_state": dh_state}
-    prod = torch.mul(ge, delta_logits, out=ge) if consume else ge * delta_logits
-    dh_pred = prod.sum((1, 2))
-    per_state_bs = -torch.mul(pc, delta_logits, out=pc if consume else prod).sum(-1)
-    return {
-        "dH_exact": after.entropy - before.entropy,
-        "dH_pred": dh_pred,
-        "dH_pred_state": (before.weights * per_state_bs).sum(-1),
-    }
+    else:
+        prod = None if consume else torch.empty_like(ge)
+        dh_pred, dh_state = formulas.update_sums(ge, pc, before.weights, delta_logits,
+                                                 out=(ge, pc) if consume else (prod, prod))
+    return {"dH_exact": after.entropy - before.entropy, "dH_pred": dh_pred,
+            "dH_pred_state": dh_state}
 
 
 def snapshot_row(snap: Snapshot, k: int) -> dict:
