@@ -14,7 +14,7 @@ import torch
 from entropy_lab.algorithms.presets import get_preset
 from entropy_lab.algorithms.step import stopped_gradient
 from entropy_lab.sim import simulate
-from entropy_lab.sim.clip_probe import removed_entropy_change
+from entropy_lab.sim.clip_probe import centred_logprobs, removed_entropy_change
 from entropy_lab.validation import InputError
 
 F64 = torch.float64
@@ -66,9 +66,13 @@ def test_removed_entropy_change_matches_unclipped_minus_clipped_step():
         gap = []
         pred_grad = torch.where(side, st.grad, torch.zeros((), dtype=F64))
         for eta in (1e-2, 1e-3, 1e-4):
-            pred = removed_entropy_change(rows.detach().reshape(B, -1, K), actions.reshape(B, -1),
-                                          pred_grad.reshape(B, -1), w_tok.reshape(B, -1),
-                                          eta * torch.ones(B, 1, 1, dtype=F64))
+            args = (rows.detach().reshape(B, -1, K), actions.reshape(B, -1),
+                    pred_grad.reshape(B, -1), w_tok.reshape(B, -1),
+                    eta * torch.ones(B, 1, 1, dtype=F64))
+            pred = removed_entropy_change(*args)
+            # the probe's (π, L) handed in: the same numbers, bitwise
+            given = removed_entropy_change(*args, centred=centred_logprobs(args[0]))
+            assert torch.equal(given, pred)
             zz = z0.clone().requires_grad_(True)
             lp, _ = _logp(zz, states, actions)
             surrogate = (-(adv * (lp - old).exp()) * side).sum((-2, -1)) / (Q * T)

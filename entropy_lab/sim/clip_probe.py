@@ -54,7 +54,8 @@ def centred_logprobs(logits_nk: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 def removed_entropy_change(logits_bnk: torch.Tensor, actions_bn: torch.Tensor,
                            grad_bn: torch.Tensor, weights_bn: torch.Tensor,
-                           step_bnk) -> torch.Tensor:
+                           step_bnk, centred: tuple[torch.Tensor, torch.Tensor] | None = None
+                           ) -> torch.Tensor:
     """Σ_t w_t·(−Σ_a π_{t,a} L_{t,a} Δz_{t,a}) with Δz_t = −P_t ⊙ g_t·(e_{a_t} − π_t).
 
     Args:
@@ -64,10 +65,12 @@ def removed_entropy_change(logits_bnk: torch.Tensor, actions_bn: torch.Tensor,
         weights_bn: ``[B, n]`` the entropy weight w of each token's state.
         step_bnk: P, ``[B, n, K]`` or broadcastable to it (``[B, 1, 1]``): the optimizer's
             per-logit step factor at each token's state.
+        centred: ``(π, L)`` = :func:`centred_logprobs` of ``logits_bnk`` where the caller has
+            them (the probe's one evaluation per minibatch serves both sides), else computed.
     Returns:
         ``[B]`` the first-order entropy change (Theorem 1 per state, summed over the tokens).
     """
-    p, centred = centred_logprobs(logits_bnk)
+    p, centred = centred_logprobs(logits_bnk) if centred is None else centred
     direction = (-p).scatter_add(-1, actions_bn.unsqueeze(-1), torch.ones_like(p[..., :1]))
     delta = -(step_bnk * direction) * grad_bn.unsqueeze(-1)       # Δz_t, [B, n, K]
     return (weights_bn * -(p * centred * delta).sum(-1)).sum(-1)
@@ -112,7 +115,7 @@ class ClipProbe:
         actions = tokens.actions[:, idx]
         real = tokens.real[:, idx]
         z = logits_bqtk.to(torch.float64)
-        _, centred = centred_logprobs(z)
+        p, centred = centred_logprobs(z)  # once per minibatch: both sides' L and Δz take it
         below = centred.gather(-1, actions.unsqueeze(-1)).squeeze(-1) < 0
         n = real.sum((-2, -1)).to(torch.float64)
         out = {}
@@ -127,12 +130,13 @@ class ClipProbe:
         w = self.weights_bs.gather(1, states.reshape(b, -1)).reshape(states.shape)
         step = self._step_factor(tokens, idx)
         k = z.shape[-1]
+        tables = (p.reshape(b, -1, k), centred.reshape(b, -1, k))
         g = stopped.grad.to(torch.float64)
         zero = torch.zeros((), dtype=torch.float64)
         for side, which in (("high", stopped.high), ("low", stopped.low)):
             out[f"clip/dH_removed_{side}"] = removed_entropy_change(
                 z.reshape(b, -1, k), actions.reshape(b, -1),
-                torch.where(which, g, zero).reshape(b, -1), w.reshape(b, -1), step)
+                torch.where(which, g, zero).reshape(b, -1), w.reshape(b, -1), step, tables)
         return out
 
 
