@@ -37,3 +37,14 @@ def test_compiled_frames_are_within_1e12_of_eager(pid, algo, kw):
         x, y = eager[col].to_numpy(), fused[col].to_numpy()
         ok = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= 1e-12 * (1 + np.abs(x)))
         assert ok.all(), col
+
+
+@pytest.mark.slow
+def test_compiled_path_keeps_on_policy_ratios_exactly_one():
+    """One on-policy minibatch: the sampler's log-probs come from the snapshot's kept log π,
+    which is torch.log_softmax (the trainer's formula) on the compiled path too."""
+    cfg = SimConfig(steps=3, seeds=4, lr=0.1, k=8, n_prompts=1, group_size=16, compile=True)
+    df = simulate("bandit64/calibrated", "grpo", cfg, torch.Generator().manual_seed(2),
+                  minibatches=1)
+    trained = df[df.step > 0]
+    assert (trained["ratio/min"] == 1.0).all() and (trained["ratio/max"] == 1.0).all()
