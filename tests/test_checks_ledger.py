@@ -100,7 +100,7 @@ def test_reproduce_quick_writes_report(tmp_path, capsys):
     text = report.read_text()
     assert code == 0, capsys.readouterr().err[-2000:]
     assert "--quick" in text and "## Environment" in text
-    for claim in range(1, 17):
+    for claim in range(1, 19):
         assert f"| {claim} | `claim{claim:02d}_" in text, f"claim {claim} has no check"
 
 
@@ -125,3 +125,39 @@ def test_check_result_is_frozen_and_runner_returns_a_new_one(temp_checks):
 def test_cli_check_record_refuses_quick_budgets(capsys):
     assert main(["check", "--quick", "--record"]) == 2
     assert "--quick" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_reproduce_runs_figures_beside_or_after_the_checks(
+        sequential, tmp_path, monkeypatch, capsys):
+    """Beside: the figure job starts before the first check and can see it run; after
+    (``--sequential``): it starts once every check is done. A failed figure exits 1 either way."""
+    import threading
+
+    from entropy_lab.commands import reproduce
+
+    check_started, seen = threading.Event(), []
+
+    @register_check("zz_repro_beside", claim=99, kind="theorem", title="temp")
+    def _(quick):
+        check_started.set()
+        # beside: the figure job is already running; after: it has not started (short wait)
+        seen.append(("check", figures_started.wait(timeout=0.5 if sequential else 10)))
+        return CheckResult("reproduced", measured={"x": 1.0})
+
+    figures_started = threading.Event()
+
+    def fake_figures(root, only=None, quick=False, out=None):
+        figures_started.set()
+        seen.append(("figures", check_started.wait(timeout=10)))
+        return [{"name": "fig99_fake", "ok": False, "seconds": 0.0, "error": "x"}]
+
+    monkeypatch.setattr(reproduce, "run_figures", fake_figures)
+    args = ["reproduce", "--quick", "--only", "zz_repro_beside", "fig99", "--report",
+            str(tmp_path / "R.md")] + (["--sequential"] if sequential else [])
+    try:
+        assert main(args) == 1  # the failed figure
+    finally:
+        checks.CHECKS.unregister("zz_repro_beside")
+    assert "fig99_fake" in capsys.readouterr().err
+    assert dict(seen) == {"check": not sequential, "figures": True}
