@@ -154,7 +154,7 @@ def test_reproduce_runs_figures_beside_or_after_the_checks(
 
     monkeypatch.setattr(reproduce, "run_figures", fake_figures)
     args = ["reproduce", "--quick", "--only", "zz_repro_beside", "fig99", "--report",
-            str(tmp_path / "R.md")] + (["--sequential"] if sequential else [])
+            str(tmp_path / "REPORT-quick.md")] + (["--sequential"] if sequential else [])
     try:
         assert main(args) == 1  # the failed figure
     finally:
