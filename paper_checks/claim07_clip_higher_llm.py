@@ -39,6 +39,10 @@ import numpy as np
 from entropy_lab.checks import CheckResult, register_check
 from paper_checks._sim_common import fmt, inactive, mean_se, per_seed_matrix, rounded
 
+SUMMARY = ("Where clipping is active and the upper-clipped tokens are mostly below typical "
+           "probability, DAPO's clip-higher keeps more entropy than symmetric PPO and ADAPO "
+           "holds entropy near its target.")
+
 WORLDS = {"present": "bandit64/anti", "low_share": "bandit64/calibrated"}
 REGIME = {"optimizer": "adam", "lr": 0.01, "epochs": 2, "minibatches": 16, "n_prompts": 8,
           "group_size": 8}
@@ -141,9 +145,7 @@ def check(quick: bool) -> CheckResult:
     return CheckResult.judge(
         rule["ok"], partly=rule["partly"],
         measured=rounded(measured),
-        summary="Where clipping is active and the upper-clipped tokens are mostly below typical "
-                "probability, DAPO's clip-higher keeps more entropy than symmetric PPO and ADAPO "
-                "holds entropy near its target.",
+        summary=SUMMARY,
         precise=f"Tabular policy; regime: sampled N=8 × G=8, epochs × minibatches 2×16, Adam lr "
                 f"{REGIME['lr']}, {seeds} seeds, {steps} steps; world P {WORLDS['present']} "
                 "(mechanism present), world L "

@@ -53,6 +53,7 @@ from paper_checks.claim07_clip_higher_llm import (
     ADAPO_BAND,
     CLIP_BAND,
     SHARE_PRESENT,
+    SUMMARY,
     _ratio,
     _run,
     _world,
@@ -108,9 +109,7 @@ def check(quick: bool) -> CheckResult:
     return CheckResult.judge(
         rule["ok"], partly=rule["partly"],
         measured=rounded(measured),
-        summary="Where clipping is active and the upper-clipped tokens are mostly below typical "
-                "probability, DAPO's clip-higher keeps more entropy than symmetric PPO and ADAPO "
-                "holds entropy near its target.",
+        summary=SUMMARY,
         precise=f"World P: {PROBLEM} with bonus {BONUS:g} (64 prompts × V=4, T=4 token trees, "
                 "rewarded tokens below typical), tabular policy; regime llm-clip-2x16: sampled "
                 f"N=8 × G=8, epochs × minibatches 2×16, Adam lr {LR:.3g} (the regime's "

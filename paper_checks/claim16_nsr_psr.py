@@ -135,19 +135,11 @@ def judge(frames: dict, ceiling) -> tuple[bool, bool, dict, str]:
                       "shared-parameter world")
 def check(quick: bool) -> CheckResult:
     frames = {a: shared_world.run_shared(a, quick).frame for a in ALGORITHMS}
-    ok, partly, m, reason = judge(frames, shared_world.final_ceiling)
-    m["prompts_moved_per_step/lowrank"] = shared_world.prompts_moved(quick)
-    seeds, steps = shared_world.budget(quick)
-    return CheckResult.judge(
-        ok, partly=partly, measured=rounded(m), summary=SUMMARY,
-        precise=f"{shared_world.WORLD}; {seeds} seeds (paired), {steps} iterations; presets "
-                f"{', '.join(ALGORITHMS)}; exact pass@1, pass@{K_LARGE}, token entropy and "
-                "H_max(J) of the final policies. Rule written before any NSR/PSR number of this "
-                "world was read.",
-        tolerance=TOLERANCE,
-        reason=reason + f" One update moves {m['prompts_moved_per_step/lowrank']:.0f} of 64 "
-                        "contexts.",
-    )
+    moved = shared_world.prompts_moved(quick)
+    return _verdict(frames, shared_world, quick,
+                    "Rule written before any NSR/PSR number of this world was read.",
+                    extra={"prompts_moved_per_step/lowrank": moved},
+                    reason_tail=f" One update moves {moved:.0f} of 64 contexts.")
 
 
 @register_check("claim16_nsr_psr_tree", claim=16, kind="empirical",
@@ -155,14 +147,23 @@ def check(quick: bool) -> CheckResult:
                       "shared token-tree world")
 def check_tree(quick: bool) -> CheckResult:
     frames = {a: tree_world.run_tree(a, quick).frame for a in ALGORITHMS}
-    ok, partly, m, reason = judge(frames, tree_world.final_ceiling)
-    seeds, steps = tree_world.budget(quick)
+    return _verdict(frames, tree_world, quick,
+                    "Rule written AFTER the exploratory run in this world (LOG.md, 2026-12-03): "
+                    "not a blind test.")
+
+
+def _verdict(frames, world, quick: bool, provenance: str, extra: dict | None = None,
+             reason_tail: str = "") -> CheckResult:
+    """One CheckResult from the four presets' frames in ``world`` (a module with ``WORLD``,
+    ``budget`` and ``final_ceiling``), judged by :func:`judge`."""
+    ok, partly, m, reason = judge(frames, world.final_ceiling)
+    m.update(extra or {})
+    seeds, steps = world.budget(quick)
     return CheckResult.judge(
         ok, partly=partly, measured=rounded(m), summary=SUMMARY,
-        precise=f"{tree_world.WORLD}; {seeds} seeds (paired), {steps} iterations; presets "
+        precise=f"{world.WORLD}; {seeds} seeds (paired), {steps} iterations; presets "
                 f"{', '.join(ALGORITHMS)}; exact pass@1, pass@{K_LARGE}, token entropy and "
-                "H_max(J) of the final policies. Rule written AFTER the exploratory run in this "
-                "world (LOG.md, 2026-12-03): not a blind test.",
+                f"H_max(J) of the final policies. {provenance}",
         tolerance=TOLERANCE,
-        reason=reason,
+        reason=reason + reason_tail,
     )
