@@ -14,6 +14,16 @@ Decision rule (the tabular row's, fixed before the run): reproduced iff DAPO-bf1
 H < ½ initial) and DAPO-fp32_logprobs grows (final H > initial); partly iff the two finals differ
 by more than 3 SE (seed-to-seed). Informative only where exact DAPO's mean per-minibatch clip
 fraction is in the llm-clip band [1e-3, 2e-2] (reported, with each pipeline's clip fractions).
+
+A second row, ``claim09_bf16_dapo_prefix``, runs the same pipelines, rule and informativeness test
+in ``claim07_clip_higher_prefix``'s world P, the one world found where the *upper* clip fires
+(``prompts-tree/anti`` with bonus 1.0, 64 prompts × V = 4, T = 4 token trees, tabular policy;
+regime llm-clip-2x16: N = 8 × G = 8, 2 × 16, Adam lr 0.0178; 8 seeds × 40 steps, quick 2 × 5).
+The bandit row's lower-clip-only regime cannot show an upward ratio bias acting through the upper
+clip; this one can if the bias is there. Rule and world fixed (2026-12-04) before the check's
+runs; only a 2-seed, 4-step smoke run (do the pipelines accept a tree world?) preceded it. The
+second informativeness condition — the upper-clip fraction of exact or bf16 DAPO ≥ 1e-3 — is the
+bandit row's reported condition, now part of both rows' wording.
 """
 
 from __future__ import annotations
@@ -26,36 +36,43 @@ REGIME = {"optimizer": "adam", "lr": 0.01, "epochs": 2, "minibatches": 16, "n_pr
           "group_size": 8}
 SEEDS, STEPS = 8, 40
 SEEDS_QUICK, STEPS_QUICK = 3, 8
+PREFIX_QUICK = (2, 5)
 PIPELINES = (None, "bf16", "fp16", "fp32_logprobs")
 CLIP_BAND = (1e-3, 2e-2)
 GENERATOR_SEED = 9
+SUMMARY = ("With log-probs in fp32 (or fp16 end to end) DAPO's entropy grows; in bf16 it "
+           "collapses — tested where clipping fires at LLM rates.")
 
 
-def _run(precision, quick: bool) -> dict:
+def _run(problem, precision, regime: dict, budget: tuple[int, int]) -> dict:
+    """DAPO on ``problem`` (a name or a problem object) under one precision pipeline."""
     import torch
 
     from entropy_lab.sim import simulate, single_thread
 
-    seeds, steps = (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS)
+    seeds, steps = budget
     with single_thread():
-        df = simulate(PROBLEM, "dapo", steps=steps, seeds=seeds, precision=precision,
-                      generator=torch.Generator().manual_seed(GENERATOR_SEED), **REGIME)
+        df = simulate(problem, "dapo", steps=steps, seeds=seeds, precision=precision,
+                      generator=torch.Generator().manual_seed(GENERATOR_SEED), **regime)
     h = per_seed_matrix(df, "entropy")
+    j = per_seed_matrix(df, "J")
     trained = df[df["step"] > 0]
-    return {"h0": float(h[:, 0].mean()), "h": mean_se(h[:, -1]),
+    return {"h0": float(h[:, 0].mean()), "h": mean_se(h[:, -1]), "j0": float(j[:, 0].mean()),
+            "j": mean_se(j[:, -1]),
             "clip": float(trained["clip/frac"].mean()),
             "clip_high": float(trained["clip/frac_high"].mean())}
 
 
-@register_check("claim09_bf16_dapo_clip", claim=9, kind="empirical",
-                title="bf16 vs fp16/fp32 log-probs: DAPO entropy with clipping active (2×16)")
-def check(quick: bool) -> CheckResult:
-    runs = {p or "exact": _run(p, quick) for p in PIPELINES}
+def _judge(problem, regime: dict, budget: tuple[int, int], world: str) -> CheckResult:
+    """Run the four pipelines and apply the rule of the module docstring; ``world`` names the
+    world and regime for the report."""
+    runs = {p or "exact": _run(problem, p, regime, budget) for p in PIPELINES}
     h0 = runs["exact"]["h0"]
-    measured: dict = {"H_initial": round(h0, 4)}
+    measured: dict = {"H_initial": round(h0, 4), "J_initial": round(runs["exact"]["j0"], 4)}
     for name, r in runs.items():
         measured[f"H_final/{name}"] = round(r["h"][0], 4)
         measured[f"H_final_se/{name}"] = round(r["h"][1], 4)
+        measured[f"J_final/{name}"] = round(r["j"][0], 4)
         measured[f"clip_frac/{name}"] = float(f"{r['clip']:.3g}")
         measured[f"clip_frac_high/{name}"] = float(f"{r['clip_high']:.3g}")
     bf16, fix = runs["bf16"]["h"], runs["fp32_logprobs"]["h"]
@@ -66,22 +83,20 @@ def check(quick: bool) -> CheckResult:
     measured.update({"dapo_bf16_collapses": collapses, "dapo_fp32_logprobs_grows": grows,
                      "bf16_vs_fix_differs_3se": bool(differs), "clipping_active": bool(active),
                      "bf16_minus_fp32_logprobs": round(bf16[0] - fix[0], 4)})
-    seeds, steps = (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS)
+    seeds, steps = budget
     finals = ", ".join(f"{n} {fmt(*r['h'])} (clip {r['clip']:.2%}, upper {r['clip_high']:.2%})"
                        for n, r in runs.items())
     return CheckResult.judge(
-        collapses and grows, partly=differs, measured=measured,
-        summary="With log-probs in fp32 (or fp16 end to end) DAPO's entropy grows; in bf16 it "
-                "collapses — tested where clipping fires at LLM rates.",
-        precise=f"World: {PROBLEM}, tabular policy; regime: sampled N=8 × G=8, epochs × "
-                f"minibatches 2×16, Adam lr {REGIME['lr']} (claim07_clip_higher_llm's), {seeds} "
-                f"seeds, {steps} steps, faithful sampling, bypass; DAPO under exact, bf16, fp16, "
-                "fp32_logprobs.",
+        collapses and grows, partly=differs, measured=measured, summary=SUMMARY,
+        precise=f"World: {world}; {seeds} seeds, {steps} steps, faithful sampling, bypass; DAPO "
+                "under exact, bf16, fp16, fp32_logprobs.",
         tolerance="collapse: final H < ½ initial; growth: final H > initial; partly: bf16 vs "
                   "fp32_logprobs resolved at 3 SE; informative only with exact DAPO's clip "
-                  f"fraction in [{CLIP_BAND[0]:g}, {CLIP_BAND[1]:g}]",
+                  f"fraction in [{CLIP_BAND[0]:g}, {CLIP_BAND[1]:g}] and the upper-clip "
+                  f"fraction of exact or bf16 DAPO ≥ {CLIP_BAND[0]:g}",
         reason=(f"initial H {h0:.3f}; final H: {finals}. bf16 − fp32_logprobs "
-                f"{bf16[0] - fix[0]:+.3f}."
+                f"{bf16[0] - fix[0]:+.3f}. Exact J {runs['exact']['j0']:.3f} → "
+                f"{fmt(*runs['exact']['j'])}."
                 + (" Clipping active (the mechanism can act)." if active else
                    " Clipping outside the llm-clip band: not informative.")
                 + ("" if upper_active else " " + inactive(
@@ -90,3 +105,25 @@ def check(quick: bool) -> CheckResult:
                         for n in ("exact", "bf16")) + f" < {CLIP_BAND[0]:g}", start=True)
                    + "; the lower clip alone cannot show clip-higher's opposite.")),
     )
+
+
+@register_check("claim09_bf16_dapo_clip", claim=9, kind="empirical",
+                title="bf16 vs fp16/fp32 log-probs: DAPO entropy with clipping active (2×16)")
+def check(quick: bool) -> CheckResult:
+    return _judge(PROBLEM, REGIME, (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS),
+                  f"{PROBLEM}, tabular policy; regime: sampled N=8 × G=8, epochs × minibatches "
+                  f"2×16, Adam lr {REGIME['lr']} (claim07_clip_higher_llm's)")
+
+
+@register_check("claim09_bf16_dapo_prefix", claim=9, kind="empirical",
+                title="bf16 vs fp16/fp32 log-probs: DAPO entropy where the upper clip fires "
+                      "(prompts-tree/anti, llm-clip-2x16)")
+def check_prefix(quick: bool) -> CheckResult:
+    from paper_checks import claim07_clip_higher_prefix as world_p
+
+    return _judge(world_p.world_problem(), world_p.REGIME,
+                  PREFIX_QUICK if quick else (world_p.SEEDS, world_p.STEPS),
+                  f"{world_p.PROBLEM} with bonus {world_p.BONUS:g} (claim07_clip_higher_prefix's "
+                  "world P: 64 prompts × V=4, T=4 token trees, rewarded tokens below typical), "
+                  "tabular policy; regime llm-clip-2x16: sampled N=8 × G=8, epochs × minibatches "
+                  f"2×16, Adam lr {world_p.LR:.3g}")
