@@ -24,6 +24,17 @@ clip; this one can if the bias is there. Rule and world fixed (2026-12-04) befor
 runs; only a 2-seed, 4-step smoke run (do the pipelines accept a tree world?) preceded it. The
 second informativeness condition — the upper-clip fraction of exact or bf16 DAPO ≥ 1e-3 — is the
 bandit row's reported condition, now part of both rows' wording.
+
+A third row, ``claim09_bf16_dapo_anti``, looks for the missing combination — an active upper clip
+*and* an entropy trajectory that moves (world P's entropy hardly moves in 40 iterations):
+``bandit64/anti`` (rewarded arms below typical probability; claim 7's bandit world P), tabular,
+regime llm-clip-2x16 with the lr of ``regimes.calibrate("bandit64/anti", "dapo",
+"llm-clip-2x16")`` (0.01: clip fraction 0.17%, KL 3.7e-3 over the calibration's 4 seeds × 20
+steps; hard-coded so the check does not pay for the calibration), N = 8 × G = 8, 8 seeds × 40
+steps (quick 3 × 8). Same pipelines, rule and informativeness test; world, regime and budget
+fixed (2026-12-04) before any precision run of this world, and the row is registered whatever
+its outcome (claim 7's runs of the world, at 16 seeds, clipped 2.75% per minibatch with the
+symmetric band, so the band test may well fail: that is reported, not tuned away).
 """
 
 from __future__ import annotations
@@ -127,3 +138,18 @@ def check_prefix(quick: bool) -> CheckResult:
                   "world P: 64 prompts × V=4, T=4 token trees, rewarded tokens below typical), "
                   "tabular policy; regime llm-clip-2x16: sampled N=8 × G=8, epochs × minibatches "
                   f"2×16, Adam lr {world_p.LR:.3g}")
+
+
+ANTI_PROBLEM = "bandit64/anti"
+ANTI_LR = 0.01  # regimes.calibrate(ANTI_PROBLEM, "dapo", "llm-clip-2x16").lr
+
+
+@register_check("claim09_bf16_dapo_anti", claim=9, kind="empirical",
+                title="bf16 vs fp16/fp32 log-probs: DAPO entropy with the upper clip active on "
+                      "a moving trajectory (bandit64/anti, llm-clip-2x16)")
+def check_anti(quick: bool) -> CheckResult:
+    regime = {**REGIME, "lr": ANTI_LR}
+    return _judge(ANTI_PROBLEM, regime, (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS),
+                  f"{ANTI_PROBLEM} (rewarded arms below typical probability), tabular policy; "
+                  "regime llm-clip-2x16: sampled N=8 × G=8, epochs × minibatches 2×16, Adam lr "
+                  f"{ANTI_LR:g} (the regime's calibration for DAPO on this world)")

@@ -45,7 +45,8 @@ def test_rule_on_hand_made_rows(monkeypatch, bf16, fix, clip, clip_high, verdict
     assert result.measured["J_final/bf16"] == 0.5 and result.measured["H_initial"] == 2.0
 
 
-@pytest.mark.parametrize("check_id", ["claim09_bf16_dapo_clip", "claim09_bf16_dapo_prefix"])
+@pytest.mark.parametrize("check_id", ["claim09_bf16_dapo_clip", "claim09_bf16_dapo_prefix",
+                                      "claim09_bf16_dapo_anti"])
 def test_rows_quick(check_id):
     result = run_check(CHECKS.get(check_id), quick=True)
     assert result.verdict not in ("error",), result.reason
