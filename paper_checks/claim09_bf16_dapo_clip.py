@@ -48,6 +48,8 @@ REGIME = {"optimizer": "adam", "lr": 0.01, "epochs": 2, "minibatches": 16, "n_pr
 SEEDS, STEPS = 8, 40
 SEEDS_QUICK, STEPS_QUICK = 3, 8
 PREFIX_QUICK = (2, 5)
+ANTI_PROBLEM = "bandit64/anti"
+ANTI_LR = 0.01  # regimes.calibrate(ANTI_PROBLEM, "dapo", "llm-clip-2x16").lr
 PIPELINES = (None, "bf16", "fp16", "fp32_logprobs")
 CLIP_BAND = (1e-3, 2e-2)
 GENERATOR_SEED = 9
@@ -74,9 +76,19 @@ def _run(problem, precision, regime: dict, budget: tuple[int, int]) -> dict:
             "clip_high": float(trained["clip/frac_high"].mean())}
 
 
+def _world_text(world: str, regime: dict, name: str = "", lr_source: str = "") -> str:
+    """``world`` with the regime written out from ``regime`` (the dict the runs use), e.g.
+    "bandit64/anti, tabular policy; regime llm-clip-2x16: sampled N=8 × G=8, epochs ×
+    minibatches 2×16, Adam lr 0.01 (lr_source)"."""
+    return (f"{world}, tabular policy; regime{' ' + name if name else ''}: sampled "
+            f"N={regime['n_prompts']} × G={regime['group_size']}, epochs × minibatches "
+            f"{regime['epochs']}×{regime['minibatches']}, {regime['optimizer'].capitalize()} lr "
+            f"{regime['lr']:.3g}" + (f" ({lr_source})" if lr_source else ""))
+
+
 def _judge(problem, regime: dict, budget: tuple[int, int], world: str) -> CheckResult:
     """Run the four pipelines and apply the rule of the module docstring; ``world`` names the
-    world and regime for the report."""
+    world and regime for the report (:func:`_world_text`)."""
     runs = {p or "exact": _run(problem, p, regime, budget) for p in PIPELINES}
     h0 = runs["exact"]["h0"]
     measured: dict = {"H_initial": round(h0, 4), "J_initial": round(runs["exact"]["j0"], 4)}
@@ -122,8 +134,7 @@ def _judge(problem, regime: dict, budget: tuple[int, int], world: str) -> CheckR
                 title="bf16 vs fp16/fp32 log-probs: DAPO entropy with clipping active (2×16)")
 def check(quick: bool) -> CheckResult:
     return _judge(PROBLEM, REGIME, (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS),
-                  f"{PROBLEM}, tabular policy; regime: sampled N=8 × G=8, epochs × minibatches "
-                  f"2×16, Adam lr {REGIME['lr']} (claim07_clip_higher_llm's)")
+                  _world_text(PROBLEM, REGIME, lr_source="claim07_clip_higher_llm's"))
 
 
 @register_check("claim09_bf16_dapo_prefix", claim=9, kind="empirical",
@@ -134,14 +145,10 @@ def check_prefix(quick: bool) -> CheckResult:
 
     return _judge(world_p.world_problem(), world_p.REGIME,
                   PREFIX_QUICK if quick else (world_p.SEEDS, world_p.STEPS),
-                  f"{world_p.PROBLEM} with bonus {world_p.BONUS:g} (claim07_clip_higher_prefix's "
-                  "world P: 64 prompts × V=4, T=4 token trees, rewarded tokens below typical), "
-                  "tabular policy; regime llm-clip-2x16: sampled N=8 × G=8, epochs × minibatches "
-                  f"2×16, Adam lr {world_p.LR:.3g}")
-
-
-ANTI_PROBLEM = "bandit64/anti"
-ANTI_LR = 0.01  # regimes.calibrate(ANTI_PROBLEM, "dapo", "llm-clip-2x16").lr
+                  _world_text(f"{world_p.PROBLEM} with bonus {world_p.BONUS:g} "
+                              "(claim07_clip_higher_prefix's world P: 64 prompts × V=4, T=4 "
+                              "token trees, rewarded tokens below typical)", world_p.REGIME,
+                              "llm-clip-2x16"))
 
 
 @register_check("claim09_bf16_dapo_anti", claim=9, kind="empirical",
@@ -150,6 +157,6 @@ ANTI_LR = 0.01  # regimes.calibrate(ANTI_PROBLEM, "dapo", "llm-clip-2x16").lr
 def check_anti(quick: bool) -> CheckResult:
     regime = {**REGIME, "lr": ANTI_LR}
     return _judge(ANTI_PROBLEM, regime, (SEEDS_QUICK, STEPS_QUICK) if quick else (SEEDS, STEPS),
-                  f"{ANTI_PROBLEM} (rewarded arms below typical probability), tabular policy; "
-                  "regime llm-clip-2x16: sampled N=8 × G=8, epochs × minibatches 2×16, Adam lr "
-                  f"{ANTI_LR:g} (the regime's calibration for DAPO on this world)")
+                  _world_text(f"{ANTI_PROBLEM} (rewarded arms below typical probability)",
+                              regime, "llm-clip-2x16",
+                              "the regime's calibration for DAPO on this world"))
