@@ -1,5 +1,5 @@
 """Claim 9's clip-active rows (``paper_checks/claim09_bf16_dapo_clip.py``): the decision rule on
-hand-made pipeline rows, and both rows end to end on their quick budgets."""
+hand-made pipeline rows, and the three rows end to end on their quick budgets."""
 
 import importlib
 
